@@ -1,0 +1,3 @@
+"""Production is the base settings read from the environment; nothing more."""
+
+from config.settings.base import *  # noqa: F403

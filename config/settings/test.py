@@ -1,0 +1,22 @@
+"""Test settings: the same as production but for speed and isolation.
+
+DATABASE_URL and CELERY_BROKER_URL from the environment still apply, so CI runs
+the suite on PostgreSQL and Redis.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "false")
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("DJANGO_SECURE_COOKIES", "false")
+
+from config.settings.base import *  # noqa: E402,F403
+from config.settings.base import HELPDESK, STORAGES, VAR_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MEDIA_ROOT = VAR_DIR / "test-media"
+HELPDESK = {**HELPDESK, "DELIVERY_RETRY_BASE_SECONDS": 0.2, "DELIVERY_RETRY_MAX_SECONDS": 2.0}
+CELERY_TASK_ALWAYS_EAGER = False

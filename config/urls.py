@@ -1,0 +1,65 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView, TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from core import views as core_views
+from customers.forms import LedgerPasswordResetForm
+from customers import urls as customers_urls
+from knowledge import urls as knowledge_urls
+from outreach import urls as outreach_urls
+from playbooks import urls as playbooks_urls
+from tickets import urls as tickets_urls
+
+# every app contributes its pages under /agent/ and /help/, in import order
+APPS = [customers_urls, knowledge_urls, tickets_urls, outreach_urls, playbooks_urls]
+
+admin.site.site_header = "Helpdesk administration"
+admin.site.site_title = "Helpdesk admin"
+
+accounts = [
+    path("login/", core_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password-reset/",
+        auth_views.PasswordResetView.as_view(form_class=LedgerPasswordResetForm),
+        name="password_reset",
+    ),
+    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"
+    ),
+    path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+]
+
+agent = [
+    path("", RedirectView.as_view(pattern_name="agent-customer-list"), name="agent-home"),
+    *[pattern for module in APPS for pattern in module.agent_urlpatterns],
+]
+
+help_center = [
+    path("", TemplateView.as_view(template_name="help/home.html"), name="help-home"),
+    *[pattern for module in APPS for pattern in module.help_urlpatterns],
+]
+
+api_v1 = [
+    path("", include("customers.api.urls")),
+    path("", include("knowledge.api.urls")),
+    path("", include("tickets.api.urls")),
+    path("", include("outreach.api.urls")),
+    path("", include("playbooks.api.urls")),
+]
+
+urlpatterns = [
+    path("", core_views.home_view, name="home"),
+    path("healthz", core_views.healthz_view, name="healthz"),
+    path("accounts/", include(accounts)),
+    path("agent/", include(agent)),
+    path("help/", include(help_center)),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

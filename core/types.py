@@ -1,0 +1,15 @@
+from django.http import HttpRequest
+from django_htmx.middleware import HtmxDetails
+
+from core.models import User
+
+
+class AuthedRequest(HttpRequest):
+    """A request whose user is signed in, as the views that require it see it."""
+
+    user: User
+    htmx: HtmxDetails
+
+
+class HtmxRequest(HttpRequest):
+    htmx: HtmxDetails

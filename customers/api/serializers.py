@@ -1,0 +1,85 @@
+import zoneinfo
+
+from rest_framework import serializers
+
+from customers.models import Customer, CustomerEvent, Delivery, Organization
+
+
+class OrganizationOutputSerializer(serializers.ModelSerializer):
+    domains = serializers.SlugRelatedField(many=True, read_only=True, slug_field="domain")
+    products = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
+
+    class Meta:
+        model = Organization
+        fields = ["id", "name", "plan", "region", "domains", "products", "renewal_date", "created_at"]
+
+
+class CustomerOutputSerializer(serializers.ModelSerializer):
+    organization = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id", "name", "email", "organization", "timezone", "language", "external_id",
+            "created_at", "last_seen_at",
+        ]  # fmt: skip
+
+
+class CustomerInputSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    organization = serializers.PrimaryKeyRelatedField(queryset=Organization.objects.all(), required=False)
+    timezone = serializers.CharField(max_length=64, required=False, default="UTC")
+    language = serializers.CharField(max_length=10, required=False, default="en")
+    external_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+
+    def validate_timezone(self, value: str) -> str:
+        if value not in zoneinfo.available_timezones():
+            raise serializers.ValidationError("Not a known time zone (for example Europe/Berlin).")
+        return value
+
+
+class EventInputSerializer(serializers.Serializer):
+    event_id = serializers.CharField(max_length=128)
+    kind = serializers.RegexField(r"^[a-z0-9_.:-]{1,64}$", help_text="e.g. login, error, export.run")
+    occurred_at = serializers.DateTimeField()
+    properties = serializers.DictField(required=False, default=dict)
+    customer_id = serializers.IntegerField(required=False)
+    customer_email = serializers.EmailField(required=False)
+    customer_external_id = serializers.CharField(required=False, max_length=128)
+
+    def validate(self, attrs: dict) -> dict:
+        lookups = {
+            "pk": attrs.get("customer_id"),
+            "email": (attrs.get("customer_email") or "").lower() or None,
+            "external_id": attrs.get("customer_external_id"),
+        }
+        lookups = {k: v for k, v in lookups.items() if v}
+        if len(lookups) != 1:
+            raise serializers.ValidationError(
+                {"customer": "Give exactly one of customer_id, customer_email, customer_external_id."}
+            )
+        customer = Customer.objects.filter(**lookups).first()
+        if customer is None:
+            raise serializers.ValidationError({"customer": "No such customer."})
+        attrs["customer"] = customer
+        return attrs
+
+
+class EventBatchInputSerializer(serializers.Serializer):
+    events = EventInputSerializer(many=True, allow_empty=False, max_length=1000)
+
+
+class EventOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerEvent
+        fields = ["event_id", "customer", "kind", "occurred_at", "properties"]
+
+
+class DeliveryOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Delivery
+        fields = [
+            "id", "customer", "recipient", "channel", "category", "subject", "status", "suppressed_reason",
+            "attempts", "last_error", "source", "created_at", "sent_at",
+        ]  # fmt: skip

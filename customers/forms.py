@@ -1,0 +1,60 @@
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import PasswordResetForm
+from django.template import loader
+
+from customers.models import ESSENTIAL_CATEGORIES, Category, Customer
+
+
+class LedgerPasswordResetForm(PasswordResetForm):
+    """Django's reset form, sending through the delivery ledger like every other message."""
+
+    def send_mail(  # type: ignore[override]
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        from customers.services import deliver  # noqa: PLC0415
+
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        body = loader.render_to_string(email_template_name, context)
+        user = context["user"]
+        deliver(
+            key=f"password-reset:{user.pk}:{context['token']}",
+            category=Category.SERVICE,
+            subject=subject,
+            body=body,
+            customer=Customer.objects.filter(user=user).first(),
+            recipient=to_email,
+            source=f"user:{user.pk}",
+        )
+
+
+OPTIONAL_CATEGORIES = [(value, label) for value, label in Category.choices if value not in ESSENTIAL_CATEGORIES]
+
+
+class ContactPreferenceForm(forms.Form):
+    receive = forms.MultipleChoiceField(
+        choices=OPTIONAL_CATEGORIES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="E-mails I want to receive",
+        help_text="Replies to your requests and outage notices are always sent.",
+    )
+    quiet_hours_start = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
+    quiet_hours_end = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if (data.get("quiet_hours_start") is None) != (data.get("quiet_hours_end") is None):
+            raise forms.ValidationError("Give both a start and an end for quiet hours, or neither.")
+        return data
+
+    def opted_out(self) -> list[str]:
+        wanted = set(self.cleaned_data["receive"])
+        return [value for value, _ in OPTIONAL_CATEGORIES if value not in wanted]

@@ -1,0 +1,232 @@
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone as django_timezone
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (for example Europe/Berlin).")
+
+
+class Tag(models.Model):
+    """One tag vocabulary for customers, organizations and tickets, as in Zendesk."""
+
+    name = models.SlugField(max_length=64, unique=True, allow_unicode=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    """A product or service we run for customers; outage notices target organizations by product."""
+
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=120, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Organization(models.Model):
+    class Plan(models.TextChoices):
+        FREE = "free", "Free"
+        STARTER = "starter", "Starter"
+        BUSINESS = "business", "Business"
+        ENTERPRISE = "enterprise", "Enterprise"
+
+    name = models.CharField(max_length=200, unique=True)
+    plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.FREE, db_index=True)
+    region = models.CharField(max_length=40, blank=True, db_index=True, help_text="e.g. eu-west, us-east")
+    products = models.ManyToManyField(Product, blank=True, related_name="organizations")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="organizations")
+    renewal_date = models.DateField(null=True, blank=True, db_index=True)
+    shared_tickets = models.BooleanField(
+        default=False, help_text="Members see each other's requests in the help center."
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrganizationDomain(models.Model):
+    """An e-mail domain of an organization: a new customer from it joins the organization."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253, unique=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.domain = self.domain.strip().lower().lstrip("@")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class Customer(models.Model):
+    """The one customer record that tickets, outreach and playbooks all work on."""
+
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="customers"
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="customer"
+    )
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="en")
+    external_id = models.CharField(max_length=128, blank=True, help_text="The customer's id in our product.")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="customers")
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False, db_index=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="customers_customer_email_ci_unique"),
+            models.UniqueConstraint(
+                fields=["external_id"], condition=~Q(external_id=""), name="customers_customer_external_id_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        try:
+            return zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo("UTC")
+
+
+class CustomerEvent(models.Model):
+    """A product-usage fact (``login``, ``error``, ...), ingested idempotently by ``event_id``."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField()
+    properties = models.JSONField(default=dict, blank=True)
+    event_id = models.CharField(max_length=128, unique=True)
+    received_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            # "count of kind K per customer per week", set-based over every customer
+            models.Index(fields=["kind", "occurred_at", "customer"], name="customers_event_kind_time"),
+            # one customer's recent events (the agent's side panel)
+            models.Index(fields=["customer", "-occurred_at"], name="customers_event_customer_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.customer_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Category(models.TextChoices):
+    """Why we write to a customer. ``service`` and ``outage`` are never opted out of nor held."""
+
+    SERVICE = "service", "Service (ticket replies, account mail)"
+    OUTAGE = "outage", "Outage notices"
+    MAINTENANCE = "maintenance", "Maintenance notices"
+    REMINDER = "reminder", "Reminders"
+    FOLLOW_UP = "follow_up", "Follow-ups and surveys"
+    ONBOARDING = "onboarding", "Onboarding"
+    ANNOUNCEMENT = "announcement", "Announcements"
+
+
+#: categories a customer cannot opt out of and that quiet hours do not hold back
+ESSENTIAL_CATEGORIES = frozenset({Category.SERVICE, Category.OUTAGE})
+
+
+class ContactPreference(models.Model):
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="contact_preference")
+    opted_out = models.JSONField(default=list, blank=True, help_text="Categories the customer does not want.")
+    quiet_hours_start = models.TimeField(null=True, blank=True, help_text="In the customer's time zone.")
+    quiet_hours_end = models.TimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.customer_id}"
+
+    def clean(self) -> None:
+        unknown = set(self.opted_out) - set(Category.values)
+        if unknown:
+            raise ValidationError({"opted_out": f"Unknown categories: {', '.join(sorted(unknown))}"})
+        if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
+            raise ValidationError("Quiet hours need both a start and an end.")
+
+
+class Delivery(models.Model):
+    """One outbound message to one recipient on one channel: the outbox every app sends through."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        IN_APP = "in_app", "In-app"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SUPPRESSED = "suppressed", "Suppressed"
+
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
+    recipient = models.EmailField(max_length=254, help_text="Where an e-mail goes; the customer's at the time.")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    category = models.CharField(max_length=20, choices=Category.choices, db_index=True)
+    subject = models.CharField(max_length=300)
+    body = models.TextField(help_text="Plain text.")
+    html_body = models.TextField(blank=True, help_text="Sanitized HTML alternative.")
+    headers = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=64, blank=True, db_index=True, help_text="What caused it, e.g. ticket:42.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    suppressed_reason = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(default=django_timezone.now, help_text="Not sent before this time.")
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="customers_delivery_customer"),
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(status="queued"), name="customers_delivery_due"
+            ),
+            models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="customers_delivery_stuck"),
+            models.Index(fields=["claim_token"], condition=Q(status="sending"), name="customers_delivery_claim"),
+            models.Index(fields=["source", "status"], name="customers_delivery_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()} to {self.recipient} ({self.status})"

@@ -1,0 +1,63 @@
+"""Reads of the customers app. Agents see every customer; a customer sees only themself."""
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from core.pagination import Page, keyset_page
+from core.roles import is_agent
+from customers.models import Customer, CustomerEvent, Delivery, Organization
+
+
+def customers_visible_to(*, viewer: Any) -> QuerySet[Customer]:
+    if is_agent(viewer):
+        return Customer.objects.all()
+    if getattr(viewer, "is_authenticated", False):
+        return Customer.objects.filter(user=viewer)
+    return Customer.objects.none()
+
+
+def customer_get_for(*, viewer: Any, customer_id: int) -> Customer:
+    customer = customers_visible_to(viewer=viewer).select_related("organization", "user").filter(pk=customer_id).first()
+    if customer is None:
+        raise Http404("No such customer.")
+    return customer
+
+
+def customer_for_user(*, user: Any) -> Customer | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return Customer.objects.select_related("organization").filter(user=user).first()
+
+
+def customer_list(*, viewer: Any, query: str = "", organization_id: int | None = None, cursor: str | None = None,
+                  size: int = 50) -> Page:
+    """Customers by name, keyset-paginated; ``query`` matches name, e-mail prefix or external id."""
+    qs = customers_visible_to(viewer=viewer).select_related("organization")
+    if query:
+        query = query.strip()
+        qs = qs.filter(Q(name__icontains=query) | Q(email__startswith=query.lower()) | Q(external_id=query))
+    if organization_id:
+        qs = qs.filter(organization_id=organization_id)
+    return keyset_page(qs, ordering=["name", "id"], cursor=cursor, size=size)
+
+
+def customer_recent_events(*, customer: Customer, limit: int = 20) -> QuerySet[CustomerEvent]:
+    return CustomerEvent.objects.filter(customer=customer).order_by("-occurred_at", "-id")[:limit]
+
+
+def customer_deliveries(*, customer: Customer, limit: int = 50) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(customer=customer).order_by("-created_at", "-id")[:limit]
+
+
+def organization_list() -> QuerySet[Organization]:
+    return Organization.objects.prefetch_related("domains", "products")
+
+
+def delivery_counts(*, source: str) -> dict[str, int]:
+    """Status counts of the rows one cause produced (progress bars, incident pages)."""
+    rows = Delivery.objects.filter(source=source).values("status").annotate(n=Count("id"))
+    counts = {status: 0 for status in Delivery.Status.values}
+    counts.update({row["status"]: row["n"] for row in rows})
+    return counts

@@ -1,0 +1,31 @@
+"""Writes of the customers app. Other apps import from here, never from the submodules."""
+
+from customers.services.customers import (
+    contact_preference_update,
+    customer_events_ingest,
+    customer_get_or_create,
+    customer_link_user,
+    customer_touch,
+)
+from customers.services.deliveries import (
+    DeliveryDraft,
+    deliver,
+    deliver_many,
+    deliveries_retry,
+    deliveries_send,
+    deliveries_sweep,
+)
+
+__all__ = [
+    "DeliveryDraft",
+    "contact_preference_update",
+    "customer_events_ingest",
+    "customer_get_or_create",
+    "customer_link_user",
+    "customer_touch",
+    "deliver",
+    "deliver_many",
+    "deliveries_retry",
+    "deliveries_send",
+    "deliveries_sweep",
+]

@@ -1,0 +1,15 @@
+from celery import shared_task
+
+
+@shared_task(name="customers.send_deliveries", acks_late=True, reject_on_worker_lost=True)
+def send_deliveries(delivery_ids: list[int]) -> dict[str, int]:
+    from customers.services import deliveries_send  # noqa: PLC0415
+
+    return deliveries_send(delivery_ids=delivery_ids)
+
+
+@shared_task(name="customers.sweep_deliveries", acks_late=True, reject_on_worker_lost=True)
+def sweep_deliveries() -> dict[str, int]:
+    from customers.services import deliveries_sweep  # noqa: PLC0415
+
+    return deliveries_sweep()

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from customers import views
+
+agent_urlpatterns = [
+    path("customers/", views.customer_list_view, name="agent-customer-list"),
+    path("customers/<int:customer_id>/", views.customer_detail_view, name="agent-customer-detail"),
+]
+
+help_urlpatterns = [
+    path("preferences/", views.preferences_view, name="help-preferences"),
+]
