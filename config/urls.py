@@ -5,8 +5,8 @@ from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core import views as core_views
-from customers.forms import LedgerPasswordResetForm
 from customers import urls as customers_urls
+from customers.forms import LedgerPasswordResetForm
 from knowledge import urls as knowledge_urls
 from outreach import urls as outreach_urls
 from playbooks import urls as playbooks_urls
@@ -27,9 +27,7 @@ accounts = [
         name="password_reset",
     ),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
-    path(
-        "reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"
-    ),
+    path("reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]
 

@@ -47,8 +47,10 @@ def load(out: Any) -> None:
     for email, name, group in STAFF:
         user = _user(email, name, staff=group == MANAGERS)
         user.groups.add(Group.objects.get(name=group))
-    products = {name: Product.objects.get_or_create(name=name, defaults={"slug": name.lower().replace(" ", "-")})[0]
-                for name in PRODUCTS}
+    products = {
+        name: Product.objects.get_or_create(name=name, defaults={"slug": name.lower().replace(" ", "-")})[0]
+        for name in PRODUCTS
+    }
     tags = {name: Tag.objects.get_or_create(name=name)[0] for name in ["vip", "beta", "churn-risk", "new"]}
     today = timezone.localdate()
     organizations = []
@@ -98,7 +100,12 @@ def load(out: Any) -> None:
     customer_user = _user("customer@example.com", "Casey Customer")
     Customer.objects.get_or_create(
         email="customer@example.com",
-        defaults={"name": "Casey Customer", "user": customer_user, "organization": organizations[0][0],
-                  "timezone": "Europe/Berlin", "external_id": "usr_0999"},
+        defaults={
+            "name": "Casey Customer",
+            "user": customer_user,
+            "organization": organizations[0][0],
+            "timezone": "Europe/Berlin",
+            "external_id": "usr_0999",
+        },
     )
     out.write(f"customers: {Organization.objects.count()} organizations, {Customer.objects.count()} customers")

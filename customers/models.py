@@ -220,9 +220,7 @@ class Delivery(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="customers_delivery_customer"),
-            models.Index(
-                fields=["next_attempt_at"], condition=Q(status="queued"), name="customers_delivery_due"
-            ),
+            models.Index(fields=["next_attempt_at"], condition=Q(status="queued"), name="customers_delivery_due"),
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="customers_delivery_stuck"),
             models.Index(fields=["claim_token"], condition=Q(status="sending"), name="customers_delivery_claim"),
             models.Index(fields=["source", "status"], name="customers_delivery_source"),

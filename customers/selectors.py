@@ -31,8 +31,9 @@ def customer_for_user(*, user: Any) -> Customer | None:
     return Customer.objects.select_related("organization").filter(user=user).first()
 
 
-def customer_list(*, viewer: Any, query: str = "", organization_id: int | None = None, cursor: str | None = None,
-                  size: int = 50) -> Page:
+def customer_list(
+    *, viewer: Any, query: str = "", organization_id: int | None = None, cursor: str | None = None, size: int = 50
+) -> Page:
     """Customers by name, keyset-paginated; ``query`` matches name, e-mail prefix or external id."""
     qs = customers_visible_to(viewer=viewer).select_related("organization")
     if query:
@@ -58,6 +59,6 @@ def organization_list() -> QuerySet[Organization]:
 def delivery_counts(*, source: str) -> dict[str, int]:
     """Status counts of the rows one cause produced (progress bars, incident pages)."""
     rows = Delivery.objects.filter(source=source).values("status").annotate(n=Count("id"))
-    counts = {status: 0 for status in Delivery.Status.values}
+    counts = dict.fromkeys(Delivery.Status.values, 0)
     counts.update({row["status"]: row["n"] for row in rows})
     return counts

@@ -11,12 +11,14 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production-0
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("DJANGO_SECURE_COOKIES", "false")
 
-from config.settings.base import *  # noqa: E402,F403
-from config.settings.base import HELPDESK, STORAGES, VAR_DIR  # noqa: E402
+from config.settings.base import *  # noqa: F403
+from config.settings.base import HELPDESK, STORAGES, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = VAR_DIR / "test-media"
 HELPDESK = {**HELPDESK, "DELIVERY_RETRY_BASE_SECONDS": 0.2, "DELIVERY_RETRY_MAX_SECONDS": 2.0}
-CELERY_TASK_ALWAYS_EAGER = False
+# unit tests run tasks inline when their transaction commits; tests marked `worker` use a real worker
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True

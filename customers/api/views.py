@@ -31,7 +31,9 @@ class CustomerListApi(APIView):
             {"results": CustomerOutputSerializer(page.items, many=True).data, "next_cursor": page.next_cursor}
         )
 
-    @extend_schema(request=CustomerInputSerializer, responses={201: CustomerOutputSerializer, 200: CustomerOutputSerializer})
+    @extend_schema(
+        request=CustomerInputSerializer, responses={201: CustomerOutputSerializer, 200: CustomerOutputSerializer}
+    )
     def post(self, request: Request) -> Response:
         """Create a customer, or return the existing one with that e-mail (200)."""
         serializer = CustomerInputSerializer(data=request.data)
@@ -57,8 +59,9 @@ class OrganizationListApi(APIView):
 class EventIngestApi(APIView):
     @extend_schema(
         request=EventBatchInputSerializer,
-        responses=inline_serializer("EventIngestResult", {"created": serializers.IntegerField(),
-                                                          "duplicates": serializers.IntegerField()}),
+        responses=inline_serializer(
+            "EventIngestResult", {"created": serializers.IntegerField(), "duplicates": serializers.IntegerField()}
+        ),
     )
     def post(self, request: Request) -> Response:
         """Post product-usage events; re-posting an ``event_id`` is harmless (counted as a duplicate)."""

@@ -9,6 +9,7 @@ re-queues rows left in ``sending`` by a dead worker and enqueues due rows whose
 task was lost, which also closes the gap between commit and publish.
 """
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -272,7 +273,9 @@ def _release(rows: list[Delivery], token: uuid.UUID, error: str) -> None:
         ids = [row.pk for row in group]
         if attempts >= max_attempts:
             Delivery.objects.filter(pk__in=ids, claim_token=token).update(
-                status=Delivery.Status.FAILED, claim_token=None, last_error=f"gave up after {attempts} attempts: {error}"
+                status=Delivery.Status.FAILED,
+                claim_token=None,
+                last_error=f"gave up after {attempts} attempts: {error}",
             )
             continue
         delay = _backoff(attempts)
@@ -346,10 +349,8 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
                 )
                 counts["sent"] += 1
     finally:
-        try:
+        with contextlib.suppress(Exception):  # closing a broken connection may fail; nothing is left to do
             connection.close()
-        except Exception:  # noqa: S110  (closing a broken connection may fail; nothing left to do)
-            pass
     return counts
 
 
@@ -368,7 +369,9 @@ def deliveries_sweep() -> dict[str, int]:
     # rows that waited (quiet hours, back-off, send_after) are enqueued as soon as they are due
     due = (
         Delivery.objects.filter(status=Delivery.Status.QUEUED, next_attempt_at__lte=now)
-        .filter(Q(next_attempt_at__lte=now - grace) | Q(next_attempt_at__gt=F("created_at") + grace) | Q(attempts__gt=0))
+        .filter(
+            Q(next_attempt_at__lte=now - grace) | Q(next_attempt_at__gt=F("created_at") + grace) | Q(attempts__gt=0)
+        )
         .order_by("next_attempt_at")
         .values_list("pk", "category")[: _conf("DELIVERY_SWEEP_LIMIT")]
     )

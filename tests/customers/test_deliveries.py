@@ -1,0 +1,276 @@
+import datetime as dt
+import smtplib
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+from django.utils import timezone
+
+from customers.models import ContactPreference, Delivery
+from customers.services import DeliveryDraft, deliver, deliver_many, deliveries_send, deliveries_sweep
+from customers.services.deliveries import quiet_hours_end
+from tests.factories import CustomerFactory
+from tests.smtp import SmtpServer
+
+pytestmark = pytest.mark.django_db
+
+
+def _deliver(customer, key="k-1", category="service", **kwargs):
+    return deliver(key=key, category=category, subject="Hello", body="Body", customer=customer, **kwargs)
+
+
+def test_deliver_creates_a_queued_row_and_sends_it_on_commit(django_capture_on_commit_callbacks):
+    customer = CustomerFactory(email="ada@client.example")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        delivery = _deliver(customer)
+    assert len(callbacks) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.SENT
+    assert delivery.attempts == 1
+    assert delivery.sent_at is not None
+    assert [m.to for m in mail.outbox] == [["ada@client.example"]]
+    assert mail.outbox[0].subject == "Hello"
+
+
+def test_deliver_with_the_same_key_twice_gives_one_row_and_one_email(django_capture_on_commit_callbacks):
+    customer = CustomerFactory()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        first = _deliver(customer, key="ticket:1:message:7")
+        second = _deliver(customer, key="ticket:1:message:7")
+    assert first.pk == second.pk
+    assert Delivery.objects.count() == 1
+    assert len(callbacks) == 1
+    assert len(mail.outbox) == 1
+
+
+def test_nothing_is_sent_when_the_callers_transaction_rolls_back(django_capture_on_commit_callbacks):
+    customer = CustomerFactory()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        _deliver(customer)
+    # the callbacks only run on commit; a rolled-back caller never runs them
+    assert len(callbacks) == 1
+    assert mail.outbox == []
+    assert Delivery.objects.get().status == Delivery.Status.QUEUED
+
+
+def test_sending_the_same_rows_twice_sends_once():
+    customer = CustomerFactory()
+    delivery = _deliver(customer)  # no on-commit run: the row stays queued
+    first = deliveries_send(delivery_ids=[delivery.pk])
+    second = deliveries_send(delivery_ids=[delivery.pk])
+    assert first == {"sent": 1, "failed": 0, "retrying": 0}
+    assert second == {"sent": 0, "failed": 0, "retrying": 0}
+    assert len(mail.outbox) == 1
+
+
+def test_an_opted_out_category_is_suppressed_with_its_reason(django_capture_on_commit_callbacks):
+    customer = CustomerFactory()
+    ContactPreference.objects.create(customer=customer, opted_out=["announcement"])
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        delivery = _deliver(customer, category="announcement")
+    assert delivery.status == Delivery.Status.SUPPRESSED
+    assert delivery.suppressed_reason == "opted out of announcements"
+    assert callbacks == []
+    assert mail.outbox == []
+
+
+def test_service_and_outage_messages_ignore_opt_outs_and_quiet_hours(django_capture_on_commit_callbacks):
+    customer = CustomerFactory()
+    ContactPreference.objects.create(
+        customer=customer,
+        opted_out=["outage", "service"],
+        quiet_hours_start=dt.time(0),
+        quiet_hours_end=dt.time(23, 59),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        outage = _deliver(customer, key="a", category="outage")
+        service = _deliver(customer, key="b", category="service")
+    outage.refresh_from_db()
+    service.refresh_from_db()
+    assert (outage.status, service.status) == (Delivery.Status.SENT, Delivery.Status.SENT)
+
+
+def test_quiet_hours_hold_a_reminder_until_they_end_in_the_customers_zone(django_capture_on_commit_callbacks):
+    customer = CustomerFactory(timezone="America/New_York")
+    ContactPreference.objects.create(customer=customer, quiet_hours_start=dt.time(22), quiet_hours_end=dt.time(7))
+    now = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        delivery = _deliver(customer, category="reminder")
+    expected = quiet_hours_end(customer.contact_preference, customer.zone, now)
+    if expected is None:  # it is daytime in New York: sent at once
+        assert delivery.next_attempt_at <= timezone.now()
+        assert len(callbacks) == 1
+    else:
+        assert callbacks == []
+        assert abs((delivery.next_attempt_at - expected).total_seconds()) < 5
+        assert delivery.status == Delivery.Status.QUEUED
+
+
+@pytest.mark.parametrize(
+    ("utc_now", "expected_end_utc"),
+    [
+        # 23:30 in New York (EDT, UTC-4) on 2026-07-01: held until 07:00 EDT = 11:00 UTC next day
+        (dt.datetime(2026, 7, 2, 3, 30, tzinfo=dt.UTC), dt.datetime(2026, 7, 2, 11, 0, tzinfo=dt.UTC)),
+        # 06:00 local, still quiet: until 07:00 the same day
+        (dt.datetime(2026, 7, 2, 10, 0, tzinfo=dt.UTC), dt.datetime(2026, 7, 2, 11, 0, tzinfo=dt.UTC)),
+        # 12:00 local: not quiet
+        (dt.datetime(2026, 7, 2, 16, 0, tzinfo=dt.UTC), None),
+        # the night DST ends (2026-11-01, EDT -> EST): 07:00 EST is 12:00 UTC
+        (dt.datetime(2026, 11, 1, 4, 0, tzinfo=dt.UTC), dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)),
+    ],
+)
+def test_quiet_hours_across_midnight_and_dst(utc_now, expected_end_utc):
+    import zoneinfo
+
+    preference = ContactPreference(quiet_hours_start=dt.time(22), quiet_hours_end=dt.time(7))
+    assert quiet_hours_end(preference, zoneinfo.ZoneInfo("America/New_York"), utc_now) == expected_end_utc
+
+
+def test_deliver_many_plans_rows_in_bulk_and_enqueues_chunks(django_capture_on_commit_callbacks, settings):
+    settings.HELPDESK = {**settings.HELPDESK, "DELIVERY_CHUNK_SIZE": 4}
+    customers = CustomerFactory.create_batch(10)
+    drafts = [DeliveryDraft(key=f"incident:1:{c.pk}", category="outage", subject="Down", body="We are on it",
+                            customer=c, source="incident:1") for c in customers]  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        queued = deliver_many(drafts=drafts)
+        again = deliver_many(drafts=drafts)
+    assert len(queued) == 10
+    assert again == []
+    assert len(callbacks) == 3  # 4 + 4 + 2 recipients a task, not one task a recipient
+    assert Delivery.objects.filter(status=Delivery.Status.SENT).count() == 10
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(c.email for c in customers)
+
+
+def test_in_app_deliveries_are_marked_sent_without_email():
+    customer = CustomerFactory()
+    delivery = _deliver(customer, channel=Delivery.Channel.IN_APP)
+    deliveries_send(delivery_ids=[delivery.pk])
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.SENT
+    assert mail.outbox == []
+
+
+def test_the_sweeper_recovers_rows_a_dead_worker_left_in_sending(django_capture_on_commit_callbacks):
+    customer = CustomerFactory()
+    delivery = _deliver(customer)
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.SENDING, claimed_at=long_ago,
+                                                   next_attempt_at=long_ago, created_at=long_ago)  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        result = deliveries_sweep()
+    assert result == {"recovered": 1, "enqueued": 1}
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.SENT  # eager: the sweeper's task ran at once
+    assert len(mail.outbox) == 1
+
+
+def test_the_sweeper_leaves_fresh_rows_to_their_own_task():
+    customer = CustomerFactory()
+    _deliver(customer)
+    assert deliveries_sweep() == {"recovered": 0, "enqueued": 0}
+    assert Delivery.objects.get().status == Delivery.Status.QUEUED
+
+
+def test_the_sweeper_enqueues_a_held_row_once_it_is_due(django_capture_on_commit_callbacks):
+    customer = CustomerFactory()
+    delivery = _deliver(customer, send_after=timezone.now() + dt.timedelta(hours=3))
+    assert deliveries_sweep()["enqueued"] == 0
+    # three hours later
+    now = timezone.now()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        created_at=now - dt.timedelta(hours=3), next_attempt_at=now - dt.timedelta(seconds=1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliveries_sweep()["enqueued"] == 1
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.SENT
+
+
+# --- a real SMTP server on loopback ------------------------------------------------------
+
+
+@pytest.fixture
+def smtp(settings):
+    with SmtpServer() as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = server.port
+        settings.EMAIL_USE_TLS = False
+        settings.EMAIL_TIMEOUT = 5
+        yield server.sink
+
+
+def test_a_chunk_goes_over_one_smtp_connection(smtp):
+    customers = CustomerFactory.create_batch(5)
+    rows = [_deliver(c, key=f"k-{c.pk}") for c in customers]
+    counts = deliveries_send(delivery_ids=[r.pk for r in rows])
+    assert counts == {"sent": 5, "failed": 0, "retrying": 0}
+    assert sorted(smtp.recipients()) == sorted(c.email for c in customers)
+    assert len(smtp.sessions) == 1
+    # the Message-ID derives from the idempotency key, so a receiver can drop a re-send
+    assert len({m["Message-ID"] for m in smtp.messages}) == 5
+
+
+def test_a_refusing_server_makes_rows_back_off_and_they_are_sent_when_it_recovers(smtp):
+    smtp.refuse_next = 1
+    customer = CustomerFactory()
+    delivery = _deliver(customer)
+    assert deliveries_send(delivery_ids=[delivery.pk]) == {"sent": 0, "failed": 0, "retrying": 1}
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.QUEUED
+    assert delivery.attempts == 1
+    assert "451" in delivery.last_error
+    assert delivery.next_attempt_at > timezone.now()
+    # not due yet: nothing happens
+    assert deliveries_send(delivery_ids=[delivery.pk])["sent"] == 0
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert deliveries_send(delivery_ids=[delivery.pk]) == {"sent": 1, "failed": 0, "retrying": 0}
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == (Delivery.Status.SENT, 2, "")
+    assert smtp.recipients() == [customer.email]
+
+
+def test_a_permanent_rejection_is_recorded_and_the_rest_of_the_chunk_still_goes(smtp):
+    good, bad = CustomerFactory(), CustomerFactory(email="nobody@client.example")
+    smtp.reject.add("nobody@client.example")
+    rows = [_deliver(bad, key="bad"), _deliver(good, key="good")]
+    assert deliveries_send(delivery_ids=[r.pk for r in rows]) == {"sent": 1, "failed": 1, "retrying": 0}
+    failed = Delivery.objects.get(idempotency_key="bad")
+    assert failed.status == Delivery.Status.FAILED
+    assert "550" in failed.last_error
+    assert smtp.recipients() == [good.email]
+
+
+def test_an_unreachable_server_backs_off_every_row_and_gives_up_after_the_last_attempt(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
+    settings.HELPDESK = {**settings.HELPDESK, "DELIVERY_MAX_ATTEMPTS": 2}
+    delivery = _deliver(CustomerFactory())
+    deliveries_send(delivery_ids=[delivery.pk])
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (Delivery.Status.QUEUED, 1)
+    assert delivery.last_error.startswith("could not connect")
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    deliveries_send(delivery_ids=[delivery.pk])
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (Delivery.Status.FAILED, 2)
+    assert delivery.last_error.startswith("gave up after 2 attempts")
+
+
+def test_smtp_errors_are_classified():
+    from customers.services.deliveries import _classify, _Permanent, _Transient
+
+    assert _classify(smtplib.SMTPDataError(451, b"later")) is _Transient
+    assert _classify(smtplib.SMTPDataError(554, b"no")) is _Permanent
+    assert _classify(smtplib.SMTPServerDisconnected("gone")) is _Transient
+    assert _classify(ConnectionRefusedError()) is _Transient
+    assert _classify(smtplib.SMTPRecipientsRefused({"a@b": (550, b"no")})) is _Permanent
+    assert _classify(smtplib.SMTPRecipientsRefused({"a@b": (450, b"busy")})) is _Transient
+
+
+@override_settings(DEFAULT_FROM_EMAIL="Support <help@acme.example>")
+def test_headers_are_kept_on_the_email():
+    delivery = _deliver(CustomerFactory(), headers={"List-Unsubscribe": "<https://x/unsub>"})
+    deliveries_send(delivery_ids=[delivery.pk])
+    assert mail.outbox[0].extra_headers["List-Unsubscribe"] == "<https://x/unsub>"
+    assert mail.outbox[0].extra_headers["Message-ID"].endswith("@acme.example>")
