@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
 
 from core import views as core_views
 from customers import urls as customers_urls
@@ -42,6 +43,7 @@ help_center = [
 ]
 
 api_v1 = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
     path("", include("customers.api.urls")),
     path("", include("knowledge.api.urls")),
     path("", include("tickets.api.urls")),

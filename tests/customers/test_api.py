@@ -74,3 +74,17 @@ def test_the_openapi_schema_lists_the_endpoints(client):
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert {"/api/v1/customers/", "/api/v1/events/", "/api/v1/organizations/"} <= set(paths)
+
+
+def test_an_agent_gets_an_api_token_with_email_and_password(client, agent):
+    response = client.post("/api/v1/auth/token/", {"username": agent.email, "password": "pw-123456"})
+    assert response.status_code == 200
+    token = response.json()["token"]
+    listing = client.get("/api/v1/customers/", HTTP_AUTHORIZATION=f"Token {token}")
+    assert listing.status_code == 200
+
+
+def test_a_wrong_password_gets_no_token(client, agent):
+    response = client.post("/api/v1/auth/token/", {"username": agent.email, "password": "wrong"})
+    assert response.status_code == 400
+    assert "non_field_errors" in response.json()["extra"]["fields"]
