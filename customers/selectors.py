@@ -7,7 +7,7 @@ from django.http import Http404
 
 from core.pagination import Page, keyset_page
 from core.roles import is_agent
-from customers.models import Customer, CustomerEvent, Delivery, Organization
+from customers.models import ContactPreference, Customer, CustomerEvent, Delivery, Organization
 
 
 def customers_visible_to(*, viewer: Any) -> QuerySet[Customer]:
@@ -42,6 +42,10 @@ def customer_list(
     if organization_id:
         qs = qs.filter(organization_id=organization_id)
     return keyset_page(qs, ordering=["name", "id"], cursor=cursor, size=size)
+
+
+def contact_preference_for(*, customer: Customer) -> ContactPreference | None:
+    return ContactPreference.objects.filter(customer=customer).first()
 
 
 def customer_recent_events(*, customer: Customer, limit: int = 20) -> QuerySet[CustomerEvent]:

@@ -7,8 +7,8 @@ from core.exceptions import ApplicationError
 from core.roles import agent_required
 from core.types import AuthedRequest
 from customers.forms import OPTIONAL_CATEGORIES, ContactPreferenceForm
-from customers.models import ContactPreference
 from customers.selectors import (
+    contact_preference_for,
     customer_deliveries,
     customer_for_user,
     customer_get_for,
@@ -45,7 +45,7 @@ def preferences_view(request: AuthedRequest) -> HttpResponse:
     customer = customer_for_user(user=request.user)
     if customer is None:
         raise Http404("No customer record for this account.")
-    preference = ContactPreference.objects.filter(customer=customer).first()
+    preference = contact_preference_for(customer=customer)
     opted_out = set(preference.opted_out) if preference else set()
     initial = {
         "receive": [value for value, _ in OPTIONAL_CATEGORIES if value not in opted_out],
