@@ -58,3 +58,28 @@ class ContactPreferenceForm(forms.Form):
     def opted_out(self) -> list[str]:
         wanted = set(self.cleaned_data["receive"])
         return [value for value, _ in OPTIONAL_CATEGORIES if value not in wanted]
+
+
+class SignUpForm(forms.Form):
+    name = forms.CharField(max_length=200, label="Your name")
+    email = forms.EmailField(label="E-mail")
+    password1 = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    password2 = forms.CharField(
+        label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, second = data.get("password1"), data.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", "The two passwords differ.")
+        elif first:
+            from django.contrib.auth import password_validation  # noqa: PLC0415
+
+            try:
+                password_validation.validate_password(first)
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return data

@@ -9,4 +9,5 @@ agent_urlpatterns = [
 
 help_urlpatterns = [
     path("preferences/", views.preferences_view, name="help-preferences"),
+    path("sign-up/", views.sign_up_view, name="help-sign-up"),
 ]

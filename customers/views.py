@@ -1,12 +1,13 @@
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from core.exceptions import ApplicationError
 from core.roles import agent_required
 from core.types import AuthedRequest
-from customers.forms import OPTIONAL_CATEGORIES, ContactPreferenceForm
+from customers.forms import OPTIONAL_CATEGORIES, ContactPreferenceForm, SignUpForm
 from customers.selectors import (
     contact_preference_for,
     customer_deliveries,
@@ -15,7 +16,7 @@ from customers.selectors import (
     customer_list,
     customer_recent_events,
 )
-from customers.services import contact_preference_update
+from customers.services import contact_preference_update, customer_sign_up
 
 
 @agent_required
@@ -67,3 +68,24 @@ def preferences_view(request: AuthedRequest) -> HttpResponse:
             messages.success(request, "Your contact preferences are saved.")
             return redirect("help-preferences")
     return render(request, "customers/preferences.html", {"form": form, "customer": customer})
+
+
+def sign_up_view(request: HttpRequest) -> HttpResponse:
+    """A customer opens a help-center account; their existing customer record is linked to it."""
+    if request.user.is_authenticated:
+        return redirect("help-home")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = customer_sign_up(
+                email=form.cleaned_data["email"],
+                name=form.cleaned_data["name"],
+                password=form.cleaned_data["password1"],
+            )
+        except ApplicationError as exc:
+            form.add_error("email" if exc.extra.get("email") else None, exc.message)
+        else:
+            login(request, user, backend="core.auth.EmailBackend")
+            messages.success(request, "Welcome! Your account is ready.")
+            return redirect("help-home")
+    return render(request, "customers/sign_up.html", {"form": form})

@@ -5,6 +5,7 @@ from customers.services.customers import (
     customer_events_ingest,
     customer_get_or_create,
     customer_link_user,
+    customer_sign_up,
     customer_touch,
 )
 from customers.services.deliveries import (
@@ -22,6 +23,7 @@ __all__ = [
     "customer_events_ingest",
     "customer_get_or_create",
     "customer_link_user",
+    "customer_sign_up",
     "customer_touch",
     "deliver",
     "deliver_many",

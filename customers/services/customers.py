@@ -115,3 +115,21 @@ def contact_preference_update(
     preference.quiet_hours_end = quiet_hours_end
     preference.save(update_fields=["opted_out", "quiet_hours_start", "quiet_hours_end", "updated_at"])
     return preference
+
+
+@transaction.atomic
+def customer_sign_up(*, email: str, name: str, password: str) -> User:
+    """A help-center account. A customer record with the same e-mail is linked, never duplicated."""
+    email = email.strip().lower()
+    if User.objects.filter(email=email).exists():
+        raise ApplicationError(
+            "An account with this e-mail address exists already. Sign in, or reset your password.",
+            {"email": "taken"},
+        )
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, name=name.strip(), password=password)
+    except IntegrityError as exc:  # a concurrent sign-up with the same address won the race
+        raise ApplicationError("An account with this e-mail address exists already.", {"email": "taken"}) from exc
+    customer_link_user(user=user)
+    return user

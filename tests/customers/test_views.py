@@ -3,8 +3,9 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from customers.models import ContactPreference
-from tests.factories import CustomerEventFactory, CustomerFactory
+from core.models import User
+from customers.models import ContactPreference, Customer
+from tests.factories import CustomerEventFactory, CustomerFactory, CustomerUserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +99,36 @@ def test_half_quiet_hours_are_refused_and_the_form_keeps_what_was_typed(customer
 def test_preferences_need_a_sign_in(client):
     response = client.get(reverse("help-preferences"))
     assert response.status_code == 302
+
+
+def test_sign_up_links_the_existing_customer_record_and_signs_in(client):
+    existing = CustomerFactory(email="ada@client.example", name="Ada")
+    response = client.post(
+        reverse("help-sign-up"),
+        {"name": "Ada L.", "email": "Ada@Client.example", "password1": "Analytical-Engine-1843",
+         "password2": "Analytical-Engine-1843"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    existing.refresh_from_db()
+    assert existing.user is not None
+    assert existing.user.email == "ada@client.example"
+    assert client.get(reverse("help-preferences")).status_code == 200
+    assert Customer.objects.count() == 1
+
+
+def test_sign_up_with_a_taken_email_or_a_weak_password_keeps_what_was_typed(client):
+    CustomerUserFactory(email="ada@client.example")
+    response = client.post(
+        reverse("help-sign-up"), {"name": "Ada", "email": "ada@client.example", "password1": "x", "password2": "x"}
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "too short" in body
+    assert 'value="ada@client.example"' in body
+    response = client.post(
+        reverse("help-sign-up"),
+        {"name": "Ada", "email": "ada@client.example", "password1": "Analytical-Engine-1843",
+         "password2": "Analytical-Engine-1843"},
+    )  # fmt: skip
+    assert "exists already" in response.content.decode()
+    assert User.objects.filter(email="ada@client.example").count() == 1
