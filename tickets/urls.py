@@ -1,4 +1,51 @@
 """URL patterns of the tickets app, mounted by config/urls.py under /agent/ and /help/."""
 
-agent_urlpatterns: list = []
-help_urlpatterns: list = []
+from django.urls import path
+
+from tickets import help_views, views
+
+agent_urlpatterns = [
+    path("", views.ticket_queue_view, name="agent-home"),
+    path("tickets/new/", views.ticket_create_view, name="agent-ticket-create"),
+    path("tickets/bulk/", views.ticket_bulk_view, name="agent-ticket-bulk"),
+    path("tickets/views/", views.saved_view_create_view, name="agent-saved-view-create"),
+    path("tickets/<int:ticket_id>/", views.ticket_detail_view, name="agent-ticket-detail"),
+    path("tickets/<int:ticket_id>/reply/", views.ticket_reply_view, name="agent-ticket-reply"),
+    path("tickets/<int:ticket_id>/macro/", views.ticket_macro_view, name="agent-ticket-macro"),
+    path("tickets/<int:ticket_id>/update/", views.ticket_update_view, name="agent-ticket-update"),
+    path("tickets/<int:ticket_id>/merge/", views.ticket_merge_view, name="agent-ticket-merge"),
+    path("tickets/<int:ticket_id>/presence/", views.ticket_presence_view, name="agent-ticket-presence"),
+    path(
+        "tickets/<int:ticket_id>/messages/<int:message_id>/split/",
+        views.message_split_view,
+        name="agent-message-split",
+    ),
+    path(
+        "tickets/<int:ticket_id>/attachments/<int:attachment_id>/",
+        views.attachment_view,
+        name="agent-attachment",
+    ),
+]
+
+help_urlpatterns = [
+    path("requests/", help_views.request_list_view, name="help-request-list"),
+    path("requests/new/", help_views.request_create_view, name="help-request-create"),
+    path("requests/suggest/", help_views.request_suggest_view, name="help-request-suggest"),
+    path("requests/<int:ticket_id>/", help_views.request_detail_view, name="help-request-detail"),
+    path("requests/<int:ticket_id>/reply/", help_views.request_reply_view, name="help-request-reply"),
+    path("requests/<int:ticket_id>/solve/", help_views.request_solve_view, name="help-request-solve"),
+    path(
+        "requests/<int:ticket_id>/attachments/<int:attachment_id>/",
+        help_views.request_attachment_view,
+        name="help-request-attachment",
+    ),
+    # the signed link from the confirmation e-mail, for requesters without an account
+    path("r/<str:token>/", help_views.request_detail_view, name="help-request-link"),
+    path("r/<str:token>/reply/", help_views.request_reply_view, name="help-request-link-reply"),
+    path("r/<str:token>/solve/", help_views.request_solve_view, name="help-request-link-solve"),
+    path(
+        "r/<str:token>/attachments/<int:attachment_id>/",
+        help_views.request_attachment_view,
+        name="help-request-link-attachment",
+    ),
+]

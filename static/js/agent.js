@@ -1,5 +1,5 @@
 // Keyboard work in the agent workspace: j/k move in the queue, Enter or o opens, x selects,
-// r jumps to the reply box, Ctrl+Enter (or Cmd+Enter) sends. Typing in a field is never hijacked.
+// r jumps to the reply box, Ctrl+Enter (or Cmd+Enter) sends, Esc leaves a field. Typing is never hijacked.
 (() => {
   const typing = (el) => el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
   const rows = () => Array.from(document.querySelectorAll("[data-ticket-row]"));
@@ -23,6 +23,10 @@
         event.preventDefault();
         form.requestSubmit();
       }
+      return;
+    }
+    if (event.key === "Escape" && typing(event.target)) {
+      event.target.blur();  // Esc leaves a field, so the shortcuts work again
       return;
     }
     if (typing(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;

@@ -14,7 +14,8 @@ def test_an_agent_signs_in_finds_a_customer_as_they_type_and_signs_out(page, liv
     CustomerFactory(name="Grace Hopper", email="grace@navy.example")
 
     sign_in(page, live_server, "alex@support.example")
-    expect(page).to_have_url(f"{live_server.url}/agent/customers/")
+    expect(page).to_have_url(f"{live_server.url}/agent/")
+    page.get_by_role("link", name="Customers").click()
     expect(page.get_by_role("link", name="Grace Hopper")).to_be_visible()
 
     page.get_by_placeholder("Name, e-mail or external id").fill("Ada")

@@ -1,0 +1,120 @@
+from rest_framework import serializers
+
+from tickets.models import Attachment, Kind, Message, Priority, Queue, Status, Ticket
+
+#: what an agent may set; ``closed`` only ever comes from the auto-close rule or a merge
+SETTABLE_STATUS_CHOICES = [choice for choice in Status.choices if choice[0] != Status.CLOSED]
+
+
+class PersonSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    email = serializers.EmailField()
+
+
+class AgentSerializer(PersonSerializer):
+    name = serializers.CharField(source="get_full_name")
+
+
+class TicketOutputSerializer(serializers.ModelSerializer):
+    reference = serializers.CharField(read_only=True)
+    requester = PersonSerializer(read_only=True)
+    queue = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    assignee = AgentSerializer(read_only=True, allow_null=True)
+    tags = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "number",
+            "reference",
+            "subject",
+            "status",
+            "priority",
+            "kind",
+            "channel",
+            "requester",
+            "queue",
+            "assignee",
+            "tags",
+            "custom_fields",
+            "version",
+            "created_at",
+            "updated_at",
+            "first_agent_reply_at",
+            "solved_at",
+            "closed_at",
+            "reopen_count",
+            "first_reply_due_at",
+            "next_reply_due_at",
+            "resolution_due_at",
+            "next_sla_due_at",
+            "merged_into",
+        ]
+
+    def get_tags(self, ticket: Ticket) -> list[str]:
+        return sorted(tag.name for tag in ticket.tags.all())
+
+
+class TicketPageSerializer(serializers.Serializer):
+    results = TicketOutputSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class TicketCreateInputSerializer(serializers.Serializer):
+    subject = serializers.CharField(max_length=300)
+    body = serializers.CharField(max_length=100_000)
+    requester_email = serializers.EmailField(required=False, help_text="Agents: who asked. Customers: omit.")
+    requester_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    queue = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Queue.objects.filter(is_active=True), required=False
+    )
+    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
+    kind = serializers.ChoiceField(choices=Kind.choices, default=Kind.QUESTION)
+    tags = serializers.ListField(child=serializers.SlugField(max_length=64), required=False, default=list)
+
+
+class TicketUpdateInputSerializer(serializers.Serializer):
+    expected_version = serializers.IntegerField(required=False, help_text="Refuse (400) if the ticket changed.")
+    subject = serializers.CharField(max_length=300, required=False)
+    status = serializers.ChoiceField(choices=SETTABLE_STATUS_CHOICES, required=False)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    kind = serializers.ChoiceField(choices=Kind.choices, required=False)
+    queue = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Queue.objects.filter(is_active=True), required=False
+    )
+    assignee_email = serializers.EmailField(required=False, allow_null=True)
+    tags = serializers.ListField(child=serializers.SlugField(max_length=64), required=False)
+
+
+class AttachmentOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attachment
+        fields = ["id", "filename", "content_type", "size"]
+
+
+class MessageOutputSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author_name", read_only=True)
+    attachments = AttachmentOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "author",
+            "by_agent",
+            "is_internal",
+            "channel",
+            "body",
+            "body_html",
+            "attachments",
+            "created_at",
+        ]
+
+
+class MessageCreateInputSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=100_000)
+    internal = serializers.BooleanField(default=False, help_text="Agents only: an internal note.")
+    status = serializers.ChoiceField(choices=SETTABLE_STATUS_CHOICES, required=False)
+    expected_version = serializers.IntegerField(required=False)

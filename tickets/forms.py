@@ -1,0 +1,132 @@
+"""Forms of the agent workspace. They validate input; the services decide."""
+
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+
+from core.models import User
+from tickets.models import Kind, Priority, Queue, Status
+
+SORTS = [("priority", "Priority"), ("updated", "Recently updated"), ("sla", "SLA due")]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []
+
+
+def agents_queryset() -> QuerySet[User]:
+    return User.objects.filter(is_active=True, groups__name__in=["Agents", "Managers"]).distinct().order_by("name")
+
+
+class TicketFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    status = forms.MultipleChoiceField(required=False, choices=Status.choices)
+    priority = forms.MultipleChoiceField(required=False, choices=Priority.choices)
+    queue = forms.ModelChoiceField(
+        required=False, queryset=Queue.objects.filter(is_active=True), empty_label="Any queue"
+    )
+    assignee = forms.ModelChoiceField(required=False, queryset=User.objects.none(), empty_label="Anyone")
+    unassigned = forms.BooleanField(required=False)
+    tag = forms.CharField(required=False, max_length=64)
+    requester = forms.CharField(required=False, max_length=254, help_text="E-mail address")
+    organization = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *Kind.choices])
+    sort = forms.ChoiceField(required=False, choices=SORTS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = agents_queryset()
+
+    def filters(self) -> dict[str, Any]:
+        """The cleaned filters with empty values dropped, in the shape ``ticket_list`` takes."""
+        data = self.cleaned_data if self.is_valid() else {}
+        result: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "sort" or value in (None, "", [], False):
+                continue
+            result[key] = value.pk if hasattr(value, "pk") else value
+        return result
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(widget=forms.Textarea(attrs={"id": "reply-body", "rows": 6}), max_length=100_000)
+    internal = forms.BooleanField(required=False, label="Internal note")
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Default (pending after a public reply)"), *[c for c in Status.choices if c[0] != Status.CLOSED]],
+        label="Then set status",
+    )
+    attachments = MultipleFileField(required=False)
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class PropertiesForm(forms.Form):
+    status = forms.ChoiceField(choices=[c for c in Status.choices if c[0] != Status.CLOSED])
+    priority = forms.ChoiceField(choices=Priority.choices)
+    kind = forms.ChoiceField(choices=Kind.choices)
+    queue = forms.ModelChoiceField(queryset=Queue.objects.filter(is_active=True), empty_label=None)
+    assignee = forms.ModelChoiceField(required=False, queryset=User.objects.none(), empty_label="Unassigned")
+    tags = forms.CharField(required=False, max_length=500, help_text="Separate with spaces or commas.")
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = agents_queryset()
+
+    def clean_tags(self) -> list[str]:
+        raw = self.cleaned_data["tags"].replace(",", " ")
+        return sorted({tag.strip().lower() for tag in raw.split() if tag.strip()})
+
+
+class MergeForm(forms.Form):
+    into = forms.CharField(max_length=20, label="Merge into ticket", help_text="Its number, e.g. #1042")
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def clean_into(self) -> int:
+        value = self.cleaned_data["into"].strip().lstrip("#")
+        if not value.isdigit():
+            raise forms.ValidationError("Give a ticket number such as #1042.")
+        return int(value)
+
+
+class BulkForm(forms.Form):
+    ACTIONS = [("assign", "Assign to"), ("status", "Set status"), ("priority", "Set priority"), ("tag", "Add tag")]
+
+    ticket = forms.TypedMultipleChoiceField(
+        coerce=int, choices=[], error_messages={"required": "Select tickets first."}
+    )
+    action = forms.ChoiceField(choices=ACTIONS)
+    value = forms.CharField(max_length=120, required=False)
+
+    def __init__(self, *args: Any, ticket_ids: list[int] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["ticket"].choices = [(pk, pk) for pk in ticket_ids or []]
+
+
+class SavedViewForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    is_shared = forms.BooleanField(required=False, label="Share with every agent")
+
+
+class TicketCreateForm(forms.Form):
+    requester_email = forms.EmailField(label="Requester e-mail")
+    requester_name = forms.CharField(max_length=200, required=False, label="Requester name")
+    subject = forms.CharField(max_length=300)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=100_000, label="Description")
+    queue = forms.ModelChoiceField(queryset=Queue.objects.filter(is_active=True), empty_label=None)
+    priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL)
+    kind = forms.ChoiceField(choices=Kind.choices, initial=Kind.QUESTION)
+    attachments = MultipleFileField(required=False)

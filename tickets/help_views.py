@@ -1,0 +1,162 @@
+"""The help center's request pages: submit a request, follow it signed in or by a signed link."""
+
+import re
+from typing import Any
+
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from core.exceptions import ApplicationError
+from core.ratelimit import ratelimit
+from customers.selectors import customer_for_user
+from knowledge.models import SearchLog
+from knowledge.selectors import article_search
+from knowledge.services import search_log_record
+from tickets.help_forms import CustomerReplyForm, RequestForm
+from tickets.selectors import (
+    customer_request_list,
+    request_attachment,
+    request_from_link,
+    ticket_get_for,
+    ticket_thread,
+)
+from tickets.services.requests import request_link, request_submit, ticket_customer_solve
+from tickets.services.tickets import ticket_customer_reply
+from tickets.views import attachment_response
+
+
+@ratelimit(key="ip", rate="RATELIMIT_SUBMIT", methods=("POST",))
+def request_create_view(request: HttpRequest) -> HttpResponse:
+    signed_in = request.user.is_authenticated
+    form = RequestForm(request.POST or None, request.FILES or None, signed_in=signed_in)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket, _ = request_submit(
+                user=request.user if signed_in else None,
+                email=data.get("email", ""),
+                name=data.get("name", ""),
+                subject=data["subject"],
+                body=data["description"],
+                product=data["product"],
+                attachments=data["attachments"],
+                search_log_id=data["search_log"],
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(
+                request, f"Thank you. Your request {ticket.reference} is with our team; we e-mailed you a confirmation."
+            )
+            if signed_in:
+                return redirect("help-request-detail", ticket_id=ticket.pk)
+            return redirect(request_link(ticket=ticket))
+    return render(request, "tickets/help_request_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@ratelimit(key="ip", rate="RATELIMIT_TYPEAHEAD")
+def request_suggest_view(request: HttpRequest) -> HttpResponse:
+    """Articles that may answer the request while its subject is typed (htmx). Each search is logged, so an
+    article opened from here without a request following it counts as a deflection."""
+    subject = request.GET.get("subject", "").strip()
+    results: list[Any] = []
+    log = None
+    # any word may match: a subject is a description of a problem, not a search phrase
+    words = [word for word in re.findall(r"[\w'-]+", subject.lower()) if len(word) >= 3][:8]
+    if words:
+        found = article_search(
+            query=" or ".join(words), viewer=request.user, limit=5, published_only=True, snippets=False
+        )
+        results = found.hits
+        log = search_log_record(
+            query=subject, results_count=len(results), source=SearchLog.Source.REQUEST, user=request.user
+        )
+    return render(request, "tickets/help_request_form.html#suggestions", {"results": results, "search_log": log})
+
+
+def request_list_view(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={request.path}")
+    page = customer_request_list(viewer=request.user, cursor=request.GET.get("cursor"))
+    template = "tickets/help_request_list.html" + ("#rows" if request.headers.get("HX-Request") else "")
+    return render(request, template, {"page": page, "customer": customer_for_user(user=request.user)})
+
+
+def _resolve(request: HttpRequest, ticket_id: int | None, token: str) -> tuple[Any, Any]:
+    """(ticket, the customer acting): by the signed link, or by the signed-in user's visibility."""
+    if token:
+        ticket = request_from_link(token=token)
+        return ticket, ticket.requester
+    if not request.user.is_authenticated or ticket_id is None:
+        raise Http404
+    return ticket_get_for(viewer=request.user, ticket_id=ticket_id), customer_for_user(user=request.user)
+
+
+def _page(
+    request: HttpRequest, ticket: Any, token: str, form: CustomerReplyForm | None = None, status: int = 200
+) -> HttpResponse:
+    context = {
+        "ticket": ticket,
+        "thread": ticket_thread(ticket=ticket, viewer=None),
+        "token": token,
+        "form": form or CustomerReplyForm(),
+    }
+    return render(request, "tickets/help_request_detail.html", context, status=status)
+
+
+def _back(ticket: Any, token: str) -> HttpResponse:
+    return redirect(request_link(ticket=ticket)) if token else redirect("help-request-detail", ticket_id=ticket.pk)
+
+
+def request_detail_view(request: HttpRequest, ticket_id: int | None = None, token: str = "") -> HttpResponse:
+    if not token and not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={request.path}")
+    ticket, _ = _resolve(request, ticket_id, token)
+    return _page(request, ticket, token)
+
+
+@require_POST
+@ratelimit(key="ip", rate="RATELIMIT_SUBMIT")
+def request_reply_view(request: HttpRequest, ticket_id: int | None = None, token: str = "") -> HttpResponse:
+    ticket, customer = _resolve(request, ticket_id, token)
+    form = CustomerReplyForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            message = ticket_customer_reply(
+                ticket=ticket,
+                body=form.cleaned_data["body"],
+                customer=customer,
+                attachments=form.cleaned_data["attachments"],
+                channel="web",
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            if message.ticket_id != ticket.pk:  # the request was closed: the reply opened a follow-up
+                messages.success(request, f"That request was closed, so we opened {message.ticket.reference}.")
+                return _back(message.ticket, token)
+            messages.success(request, "Your reply is added.")
+            return _back(ticket, token)
+    return _page(request, ticket, token, form=form, status=400)
+
+
+@require_POST
+def request_solve_view(request: HttpRequest, ticket_id: int | None = None, token: str = "") -> HttpResponse:
+    ticket, customer = _resolve(request, ticket_id, token)
+    try:
+        ticket_customer_solve(ticket=ticket, customer=customer)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Glad it is sorted: your request is marked as solved.")
+    return _back(ticket, token)
+
+
+def request_attachment_view(
+    request: HttpRequest, attachment_id: int, ticket_id: int | None = None, token: str = ""
+) -> FileResponse:
+    ticket, _ = _resolve(request, ticket_id, token)
+    return attachment_response(request_attachment(ticket=ticket, attachment_id=attachment_id))

@@ -1,0 +1,372 @@
+"""Reads of the tickets app. Every read is scoped by ``tickets_visible_to``; an invisible id is a 404.
+
+Visibility: managers and superusers see every ticket; agents the tickets in queues they are members of
+plus those assigned to them; a customer user the tickets they requested, plus their organization's where
+``Organization.shared_tickets`` is on; anyone else nothing. Customers never see internal notes nor the
+audit trail.
+
+The queue list is keyset-paginated over partial indexes for every sort it offers (see ``Ticket.Meta``);
+it never counts.
+"""
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db.models import DateTimeField, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from core.exceptions import ApplicationError
+from core.pagination import Page, keyset_page
+from core.roles import is_agent, is_manager
+from customers.models import Customer, CustomerEvent
+from customers.selectors import customer_recent_events
+from tickets.models import (
+    SLA_NEVER,
+    UNSOLVED_STATUSES,
+    Attachment,
+    CustomField,
+    Kind,
+    Macro,
+    Message,
+    Queue,
+    QueueMembership,
+    SavedView,
+    Ticket,
+    TicketEvent,
+    TicketViewer,
+)
+
+#: the built-in queue views, in the order the sidebar shows them
+BUILTIN_VIEWS: dict[str, str] = {
+    "mine": "My open tickets",
+    "unassigned": "Unassigned in my queues",
+    "all_open": "All open",
+    "escalated": "Escalated or breaching within 1 hour",
+    "proactive": "Proactive",
+}
+
+#: sort name -> keyset ordering (each has a matching index; the last key is unique)
+SORTS: dict[str, list[str]] = {
+    "updated": ["-updated_at", "-id"],
+    "priority": ["-priority_rank", "-updated_at", "-id"],
+    "sla": ["sla_key", "id"],
+}
+
+FILTER_KEYS = frozenset({"status", "priority", "queue", "assignee", "tag", "requester", "organization", "kind", "q"})
+
+
+def _sla_key() -> Coalesce:
+    """The expression of the SLA indexes: the next due time, tickets without one last."""
+    return Coalesce("next_sla_due_at", Value(SLA_NEVER, output_field=DateTimeField()))
+
+
+def _queue_ids(viewer: Any) -> list[int]:
+    cached = getattr(viewer, "_ticket_queue_ids", None)
+    if cached is None:
+        cached = sorted(QueueMembership.objects.filter(agent=viewer).values_list("queue_id", flat=True))
+        viewer._ticket_queue_ids = cached
+    return cached
+
+
+def _customer_of(viewer: Any) -> Customer | None:
+    cached = getattr(viewer, "_ticket_customer", False)
+    if cached is False:
+        cached = Customer.objects.select_related("organization").filter(user=viewer).first()
+        viewer._ticket_customer = cached
+    return cached
+
+
+def tickets_visible_to(viewer: Any) -> QuerySet[Ticket]:
+    """The one place ticket visibility is decided."""
+    if not getattr(viewer, "is_authenticated", False) or not viewer.is_active:
+        return Ticket.objects.none()
+    if is_manager(viewer):
+        return Ticket.objects.all()
+    if is_agent(viewer):
+        return Ticket.objects.filter(Q(queue_id__in=_queue_ids(viewer)) | Q(assignee=viewer))
+    customer = _customer_of(viewer)
+    if customer is None:
+        return Ticket.objects.none()
+    condition = Q(requester=customer)
+    if customer.organization_id and customer.organization.shared_tickets:
+        condition |= Q(organization_id=customer.organization_id)
+    return Ticket.objects.filter(condition)
+
+
+def _detail(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    return qs.select_related(
+        "requester", "requester__user", "organization", "queue", "assignee", "sla_policy", "merged_into"
+    ).prefetch_related("tags", "ccs")
+
+
+def ticket_get_for(*, viewer: Any, ticket_id: int) -> Ticket:
+    ticket = _detail(tickets_visible_to(viewer)).filter(pk=ticket_id).first()
+    if ticket is None:
+        raise Http404("No such ticket.")
+    return ticket
+
+
+def ticket_get_by_number_for(*, viewer: Any, number: int) -> Ticket:
+    """By the human reference (``#1042`` -> 1042)."""
+    ticket = _detail(tickets_visible_to(viewer)).filter(number=number).first()
+    if ticket is None:
+        raise Http404("No such ticket.")
+    return ticket
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value in (None, ""):
+        return []
+    return list(value) if isinstance(value, list | tuple | set) else [value]
+
+
+def _filter(qs: QuerySet[Ticket], *, viewer: Any, filters: dict[str, Any]) -> QuerySet[Ticket]:
+    unknown = set(filters) - FILTER_KEYS
+    if unknown:
+        raise ApplicationError(f"Unknown filters: {', '.join(sorted(unknown))}.", {"filters": sorted(unknown)})
+    if statuses := _as_list(filters.get("status")):
+        qs = qs.filter(status__in=statuses) if len(statuses) > 1 else qs.filter(status=statuses[0])
+    if priorities := _as_list(filters.get("priority")):
+        qs = qs.filter(priority__in=priorities)
+    if kinds := _as_list(filters.get("kind")):
+        qs = qs.filter(kind__in=kinds)
+    if queues := _as_list(filters.get("queue")):
+        qs = qs.filter(queue_id__in=[int(q) for q in queues])
+    assignee = filters.get("assignee")
+    if assignee == "me":
+        qs = qs.filter(assignee=viewer)
+    elif assignee == "none":
+        qs = qs.filter(assignee__isnull=True)
+    elif assignee not in (None, ""):
+        qs = qs.filter(assignee_id=int(assignee))
+    if tags := _as_list(filters.get("tag")):
+        qs = qs.filter(tags__name__in=tags).distinct() if len(tags) > 1 else qs.filter(tags__name=tags[0])
+    if requester := filters.get("requester"):
+        qs = qs.filter(requester_id=int(requester))
+    if organization := filters.get("organization"):
+        qs = qs.filter(organization_id=int(organization))
+    text = (filters.get("q") or "").strip()
+    if text:
+        # subject__icontains is UPPER(subject) LIKE UPPER(...): the trigram GIN index on PostgreSQL
+        condition = Q(subject__icontains=text)
+        digits = text.lstrip("#")
+        if digits.isdigit() and len(digits) < 18:
+            condition |= Q(number=int(digits))
+        qs = qs.filter(condition)
+    return qs
+
+
+def _view(qs: QuerySet[Ticket], *, viewer: Any, view: str, now: dt.datetime) -> QuerySet[Ticket]:
+    if view not in BUILTIN_VIEWS:
+        raise ApplicationError(f"Unknown view {view!r}.", {"view": view})
+    if view == "mine":
+        return qs.filter(assignee=viewer)
+    if view == "unassigned":
+        qs = qs.filter(assignee__isnull=True)
+        queue_ids = _queue_ids(viewer)
+        return qs.filter(queue_id__in=queue_ids) if queue_ids or not is_manager(viewer) else qs
+    if view == "escalated":
+        # on the indexed expression (tickets_open_sla), so the planner ORs two small partial-index ranges
+        return qs.alias(sla_due_key=_sla_key()).filter(
+            Q(escalated_at__isnull=False) | Q(sla_due_key__lte=now + dt.timedelta(hours=1))
+        )
+    if view == "proactive":
+        return qs.filter(kind=Kind.PROACTIVE)
+    return qs  # all_open
+
+
+def ticket_queryset(
+    *,
+    viewer: Any,
+    view: str | None = None,
+    filters: dict[str, Any] | None = None,
+    changed_since: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> QuerySet[Ticket]:
+    """The unordered, unpaginated rows of a queue view (for exports and bulk actions; the page uses
+    ``ticket_list``). A built-in view is over unsolved tickets unless ``filters`` name statuses."""
+    filters = dict(filters or {})
+    qs = tickets_visible_to(viewer)
+    if view:
+        qs = _view(qs, viewer=viewer, view=view, now=now or timezone.now())
+        if not filters.get("status"):
+            filters["status"] = list(UNSOLVED_STATUSES)
+    qs = _filter(qs, viewer=viewer, filters=filters)
+    if changed_since is not None:
+        qs = qs.filter(updated_at__gt=changed_since)
+    return qs
+
+
+def ticket_list(
+    *,
+    viewer: Any,
+    view: str | None = None,
+    filters: dict[str, Any] | None = None,
+    sort: str = "updated",
+    cursor: str | None = None,
+    size: int = 50,
+    changed_since: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> Page:
+    """One page of the queue: a built-in ``view`` (see BUILTIN_VIEWS) and/or ``filters``
+    (status, priority, queue, assignee ("me", "none" or an id), tag, requester, organization, kind, q),
+    sorted by ``updated``, ``priority`` or ``sla`` (next due first, tickets without SLA last).
+
+    Keyset-paginated (``cursor`` from the previous page's ``next_cursor``); ``changed_since`` keeps only
+    rows updated after that instant (refreshing changed rows). Four queries whatever the page size:
+    the viewer's queues (cached on the viewer), the rows with requester/organization/queue/assignee,
+    and the tags.
+    """
+    if sort not in SORTS:
+        raise ApplicationError(f"Unknown sort {sort!r}.", {"sort": sort})
+    size = max(1, min(int(size), 200))
+    qs = ticket_queryset(viewer=viewer, view=view, filters=filters, changed_since=changed_since, now=now)
+    qs = qs.select_related("requester", "organization", "queue", "assignee").prefetch_related("tags")
+    if sort == "sla":
+        qs = qs.annotate(sla_key=_sla_key())
+    return keyset_page(qs, ordering=SORTS[sort], cursor=cursor, size=size)
+
+
+def ticket_list_saved(*, viewer: Any, saved_view: SavedView, cursor: str | None = None, size: int = 50) -> Page:
+    """A saved view's page: its filters may name a built-in ``view`` and a ``sort``."""
+    filters = dict(saved_view.filters or {})
+    view = filters.pop("view", None) or None
+    sort = filters.pop("sort", None) or "updated"
+    return ticket_list(viewer=viewer, view=view, filters=filters, sort=sort, cursor=cursor, size=size)
+
+
+def ticket_thread(*, ticket: Ticket, viewer: Any) -> QuerySet[Message]:
+    """The messages, oldest first, with authors and attachments; customers never see internal notes."""
+    qs = (
+        Message.objects.filter(ticket=ticket)
+        .select_related("author_user", "author_customer")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        .order_by("created_at", "id")
+    )
+    if not is_agent(viewer):
+        qs = qs.filter(is_internal=False)
+    return qs
+
+
+def ticket_timeline(*, ticket: Ticket, viewer: Any) -> QuerySet[TicketEvent]:
+    """The audit trail (agents only), oldest first."""
+    if not is_agent(viewer):
+        return TicketEvent.objects.none()
+    return TicketEvent.objects.filter(ticket=ticket).select_related("actor").order_by("created_at", "id")
+
+
+def ticket_requester_other_tickets(*, ticket: Ticket, viewer: Any, limit: int = 10) -> QuerySet[Ticket]:
+    """The requester's other tickets, newest first (index on requester, created)."""
+    return (
+        tickets_visible_to(viewer)
+        .filter(requester_id=ticket.requester_id)
+        .exclude(pk=ticket.pk)
+        .select_related("queue", "assignee")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def ticket_recent_product_events(*, ticket: Ticket, limit: int = 20) -> QuerySet[CustomerEvent]:
+    return customer_recent_events(customer=ticket.requester, limit=limit)
+
+
+def ticket_other_viewers(*, ticket: Ticket, viewer: Any, now: dt.datetime | None = None) -> QuerySet[TicketViewer]:
+    """Other agents who pinged within ``TICKET_VIEWER_SECONDS``: "another agent is viewing"."""
+    since = (now or timezone.now()) - dt.timedelta(seconds=settings.HELPDESK["TICKET_VIEWER_SECONDS"])
+    return (
+        TicketViewer.objects.filter(ticket=ticket, last_seen_at__gte=since)
+        .exclude(agent_id=getattr(viewer, "pk", None))
+        .select_related("agent")
+        .order_by("-last_seen_at")
+    )
+
+
+def attachment_get_for(*, viewer: Any, attachment_id: int) -> Attachment:
+    """An attachment only for someone who may see its ticket (and, for customers, its message)."""
+    qs = Attachment.objects.select_related("message").filter(
+        pk=attachment_id, message__ticket__in=tickets_visible_to(viewer)
+    )
+    if not is_agent(viewer):
+        qs = qs.filter(message__is_internal=False)
+    attachment = qs.first()
+    if attachment is None:
+        raise Http404("No such attachment.")
+    return attachment
+
+
+def macros_for(*, viewer: Any) -> QuerySet[Macro]:
+    if not is_agent(viewer):
+        return Macro.objects.none()
+    return Macro.objects.filter(Q(owner__isnull=True) | Q(owner=viewer), is_active=True).order_by("position", "name")
+
+
+def macro_get_for(*, viewer: Any, macro_id: int) -> Macro:
+    macro = macros_for(viewer=viewer).filter(pk=macro_id).first()
+    if macro is None:
+        raise Http404("No such macro.")
+    return macro
+
+
+def saved_views_for(*, viewer: Any) -> QuerySet[SavedView]:
+    if not is_agent(viewer):
+        return SavedView.objects.none()
+    return SavedView.objects.filter(Q(owner=viewer) | Q(is_shared=True)).select_related("owner").order_by("name", "id")
+
+
+def saved_view_get_for(*, viewer: Any, view_id: int) -> SavedView:
+    view = saved_views_for(viewer=viewer).filter(pk=view_id).first()
+    if view is None:
+        raise Http404("No such view.")
+    return view
+
+
+def queues_for(*, viewer: Any) -> QuerySet[Queue]:
+    """Queues the viewer works: members' queues; every active queue for managers."""
+    if is_manager(viewer):
+        return Queue.objects.filter(is_active=True)
+    if is_agent(viewer):
+        return Queue.objects.filter(pk__in=_queue_ids(viewer), is_active=True)
+    return Queue.objects.none()
+
+
+def queue_members(*, queue: Queue) -> QuerySet[QueueMembership]:
+    return QueueMembership.objects.filter(queue=queue, agent__is_active=True).select_related("agent")
+
+
+def custom_fields_active() -> QuerySet[CustomField]:
+    return CustomField.objects.filter(is_active=True).order_by("position", "key")
+
+
+# --- the help center's requests -------------------------------------------------------------------
+
+
+def customer_request_list(*, viewer: Any, cursor: str | None = None, size: int = 25) -> Page:
+    """A customer's requests (and their organization's where shared), most recently active first."""
+    qs = tickets_visible_to(viewer).filter(merged_into__isnull=True).select_related("requester")
+    return keyset_page(qs, ordering=["-updated_at", "-id"], cursor=cursor, size=size)
+
+
+def request_from_link(*, token: str) -> Ticket:
+    """The ticket of a signed follow link; a tampered link or a changed id is a 404."""
+    from tickets.services.requests import request_link_read  # noqa: PLC0415  (the signing salt lives there)
+
+    ids = request_link_read(token=token)
+    ticket = _detail(Ticket.objects.all()).filter(pk=ids[0], requester_id=ids[1]).first() if ids else None
+    if ticket is None:
+        raise Http404("No such request.")
+    return ticket
+
+
+def request_attachment(*, ticket: Ticket, attachment_id: int) -> Attachment:
+    """An attachment of a public message of this ticket (what its requester may download)."""
+    attachment = (
+        Attachment.objects.select_related("message")
+        .filter(pk=attachment_id, message__ticket=ticket, message__is_internal=False)
+        .first()
+    )
+    if attachment is None:
+        raise Http404("No such attachment.")
+    return attachment

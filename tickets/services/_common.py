@@ -1,0 +1,141 @@
+"""Helpers every ticket service uses: the row lock with the version check, the audit buffer, saving."""
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Model
+from django.utils.text import slugify
+
+from core.exceptions import ApplicationError
+from core.roles import is_agent
+from customers.models import Tag
+from tickets.models import PRIORITY_RANK, Priority, Ticket, TicketEvent
+
+
+class _Unset:
+    """ "Not given" for arguments where None means something (no assignee)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Any = _Unset()
+
+
+def conf(name: str) -> Any:
+    return settings.HELPDESK[name]
+
+
+def lock_ticket(ticket: Ticket | int, *, expected_version: int | None = None) -> Ticket:
+    """The ticket re-read under ``SELECT ... FOR UPDATE``; a stale ``expected_version`` is a conflict."""
+    pk = ticket.pk if isinstance(ticket, Ticket) else ticket
+    locked = Ticket.objects.select_for_update().get(pk=pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise ApplicationError(
+            "Someone else changed this ticket in the meantime. Review the changes and submit again.",
+            {"conflict": True, "current_version": locked.version},
+        )
+    return locked
+
+
+def ensure_agent(user: Any, what: str = "do this") -> None:
+    if not is_agent(user):
+        raise ApplicationError(f"Only agents may {what}.")
+
+
+def ensure_not_closed(ticket: Ticket) -> None:
+    if ticket.is_closed:
+        raise ApplicationError(
+            f"Ticket {ticket.reference} is closed and can no longer change.", {"closed": True, "ticket": ticket.pk}
+        )
+
+
+def value_of(value: Any) -> Any:
+    """An audit value: JSON scalars, model instances by primary key and label."""
+    if isinstance(value, Model):
+        return {"id": value.pk, "label": str(value)}
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value)
+    return value
+
+
+@dataclass
+class Change:
+    """The in-memory work of one service call on one locked ticket: fields to save and events to write."""
+
+    ticket: Ticket
+    actor: Any
+    now: dt.datetime
+    fields: set[str] = field(default_factory=set)
+    events: list[TicketEvent] = field(default_factory=list)
+
+    def set(self, name: str, value: Any) -> bool:
+        if getattr(self.ticket, name) == value:
+            return False
+        setattr(self.ticket, name, value)
+        self.fields.add(name)
+        return True
+
+    def touch(self, *names: str) -> None:
+        self.fields.update(names)
+
+    def record(self, kind: str, *, field_name: str = "", old: Any = None, new: Any = None, message: Any = None) -> None:
+        self.events.append(
+            TicketEvent(
+                ticket=self.ticket,
+                actor=self.actor if getattr(self.actor, "pk", None) else None,
+                kind=kind,
+                field=field_name,
+                old_value=value_of(old),
+                new_value=value_of(new),
+                message=message,
+                created_at=self.now,
+            )
+        )
+
+    def changed(self, field_name: str, old: Any, new: Any) -> None:
+        self.record(TicketEvent.Kind.CHANGED, field_name=field_name, old=old, new=new)
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.fields or self.events)
+
+    def save(self) -> Ticket:
+        """One UPDATE with ``update_fields``, ``version`` + 1, and the audit events in one INSERT."""
+        if self.dirty:
+            self.ticket.version += 1
+            self.ticket.updated_at = self.now
+            self.ticket.save(update_fields=sorted({*self.fields, "version", "updated_at"}))
+            TicketEvent.objects.bulk_create(self.events)
+            self.fields.clear()
+            self.events.clear()
+        return self.ticket
+
+
+def set_priority(change: Change, priority: str) -> bool:
+    if priority not in Priority.values:
+        raise ApplicationError(f"Unknown priority {priority!r}.", {"priority": priority})
+    old = change.ticket.priority
+    if not change.set("priority", priority):
+        return False
+    change.set("priority_rank", PRIORITY_RANK[Priority(priority)])
+    change.changed("priority", old, priority)
+    return True
+
+
+def tags_named(names: Iterable[str]) -> list[Tag]:
+    """Tags by name (slugified), created when new."""
+    slugs = sorted({slugify(str(name), allow_unicode=True)[:64] for name in names} - {""})
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=slugs)}
+    for slug in slugs:
+        if slug not in existing:
+            existing[slug] = Tag.objects.get_or_create(name=slug)[0]
+    return [existing[slug] for slug in slugs]

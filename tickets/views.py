@@ -1,0 +1,484 @@
+"""The agent workspace: the queue and the ticket page. Thin callers of tickets.services and selectors."""
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST
+
+from core.exceptions import ApplicationError
+from core.roles import agent_required
+from core.types import AuthedRequest
+from customers.selectors import customer_deliveries, customer_id_by_email
+from customers.services import customer_get_or_create
+from tickets.forms import (
+    BulkForm,
+    MergeForm,
+    PropertiesForm,
+    ReplyForm,
+    SavedViewForm,
+    TicketCreateForm,
+    TicketFilterForm,
+    agents_queryset,
+)
+from tickets.models import Priority, Status
+from tickets.selectors import (
+    BUILTIN_VIEWS,
+    attachment_get_for,
+    macro_get_for,
+    macros_for,
+    saved_view_get_for,
+    saved_views_for,
+    ticket_get_by_number_for,
+    ticket_get_for,
+    ticket_list,
+    ticket_other_viewers,
+    ticket_recent_product_events,
+    ticket_requester_other_tickets,
+    ticket_thread,
+    ticket_timeline,
+)
+from tickets.services import (
+    macro_apply,
+    macro_render,
+    message_split,
+    saved_view_create,
+    ticket_create,
+    ticket_merge,
+    ticket_reply,
+    ticket_update,
+    ticket_viewing_ping,
+    tickets_bulk_update,
+)
+
+DEFAULT_VIEW = "mine"
+
+
+def _queue_context(request: AuthedRequest) -> dict[str, Any]:
+    """Read the queue's view, filters, sort and cursor from the query string and load one page."""
+    params = request.GET
+    saved = (
+        saved_view_get_for(viewer=request.user, view_id=int(params["saved"]))
+        if params.get("saved", "").isdigit()
+        else None
+    )
+    data = params.copy()
+    if saved is not None and not any(key in params for key in ("q", "status", "priority", "queue", "sort")):
+        for key, value in saved.filters.items():
+            data.setlist(key, value if isinstance(value, list) else [value])
+    form = TicketFilterForm(data)
+    filters = form.filters()
+    view = data.get("view") or ("" if saved else DEFAULT_VIEW)
+    view = view if view in BUILTIN_VIEWS else ""
+    if "requester" in filters:
+        filters["requester"] = customer_id_by_email(email=filters["requester"]) or 0
+    if filters.pop("unassigned", False):
+        filters["assignee"] = "none"
+    sort = (form.cleaned_data.get("sort") if form.is_valid() else None) or "updated"
+    changed_since = parse_datetime(params.get("changed_since", "")) if params.get("changed_since") else None
+    now = timezone.now()
+    page = ticket_list(
+        viewer=request.user,
+        view=view or None,
+        filters=filters,
+        sort=sort,
+        cursor=params.get("cursor"),
+        changed_since=changed_since,
+        now=now,
+    )
+    base_query = params.copy()
+    base_query.pop("cursor", None)
+    base_query.pop("changed_since", None)
+    saved_filters = {**{k: v for k, v in filters.items() if k != "requester"}, "view": view, "sort": sort}
+    if "requester" in form.filters():
+        saved_filters["requester_email"] = form.filters()["requester"]
+    return {
+        "page": page,
+        "now": now,
+        "view": view,
+        "view_label": saved.name if saved else BUILTIN_VIEWS.get(view, "Search results"),
+        "saved_view": saved,
+        "builtin_views": list(BUILTIN_VIEWS.items()),
+        "saved_views": saved_views_for(viewer=request.user),
+        "filter_form": form,
+        "filters_json": json.dumps(saved_filters, default=str),
+        "base_query": base_query.urlencode(),
+        "agents": agents_queryset(),
+        "statuses": Status.choices,
+        "priorities": Priority.choices,
+    }
+
+
+@agent_required
+def ticket_queue_view(request: AuthedRequest) -> HttpResponse:
+    context = _queue_context(request)
+    if request.htmx and request.GET.get("changed_since"):
+        # the periodic refresh: only the rows that changed, swapped in place by id
+        return render(request, "tickets/partials/_queue_refresh.html", context)
+    if request.htmx and (request.GET.get("cursor") or request.htmx.target == "queue-results"):
+        return render(request, "tickets/ticket_queue.html#results", context)
+    return render(request, "tickets/ticket_queue.html", context)
+
+
+@require_POST
+@agent_required
+def ticket_bulk_view(request: AuthedRequest) -> HttpResponse:
+    ids = [int(pk) for pk in request.POST.getlist("ticket") if pk.isdigit()]
+    form = BulkForm(request.POST, ticket_ids=ids)
+    message = ""
+    if form.is_valid():
+        action, value = form.cleaned_data["action"], form.cleaned_data["value"].strip()
+        try:
+            result = tickets_bulk_update(
+                ticket_ids=form.cleaned_data["ticket"], actor=request.user, **_bulk_change(action, value)
+            )
+        except ApplicationError as exc:
+            message = exc.message
+        else:
+            count = len(result.updated)
+            message = f"Updated {count} ticket{'s' if count != 1 else ''}."
+            if result.failed:
+                reasons = sorted(set(result.failed.values()))
+                message += f" {len(result.failed)} not changed: {'; '.join(reasons)}"
+    else:
+        message = " ".join(str(e) for errors in form.errors.values() for e in errors)
+    query = request.POST.get("return_query", "")
+    if not request.htmx:
+        messages.info(request, message)
+        return redirect(f"{reverse('agent-home')}?{query}")
+    request.GET = QueryDict(query)
+    context = {**_queue_context(request), "bulk_message": message}
+    return render(request, "tickets/ticket_queue.html#results", context)
+
+
+def _bulk_change(action: str, value: str) -> dict[str, Any]:
+    if action == "status":
+        if value not in Status.values or value == Status.CLOSED:
+            raise ApplicationError(f"{value!r} is not a status you can set.")
+        return {"status": value}
+    if action == "priority":
+        if value not in Priority.values:
+            raise ApplicationError(f"{value!r} is not a priority.")
+        return {"priority": value}
+    if action == "tag":
+        if not value:
+            raise ApplicationError("Give the tag to add.")
+        return {"add_tags": [value]}
+    if not value or value in {"none", "nobody", "-"}:
+        return {"assignee": None}
+    agent = agents_queryset().filter(email=value.lower()).first()
+    if agent is None:
+        raise ApplicationError(f"No agent with the e-mail {value!r}.")
+    return {"assignee": agent}
+
+
+@require_POST
+@agent_required
+def saved_view_create_view(request: AuthedRequest) -> HttpResponse:
+    form = SavedViewForm(request.POST)
+    try:
+        filters = json.loads(request.POST.get("filters") or "{}")
+    except ValueError:
+        filters = {}
+    if form.is_valid():
+        try:
+            saved = saved_view_create(
+                owner=request.user,
+                name=form.cleaned_data["name"],
+                filters=filters,
+                is_shared=form.cleaned_data["is_shared"],
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            return redirect(f"{reverse('agent-home')}?saved={saved.pk}")
+    else:
+        messages.error(request, "Give the view a name.")
+    return redirect("agent-home")
+
+
+# --- creating a ticket -------------------------------------------------------------------------
+
+
+@agent_required
+def ticket_create_view(request: AuthedRequest) -> HttpResponse:
+    form = TicketCreateForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            requester, _ = customer_get_or_create(email=data["requester_email"], name=data["requester_name"])
+            ticket = ticket_create(
+                requester=requester,
+                subject=data["subject"],
+                body=data["body"],
+                actor=request.user,
+                queue=data["queue"],
+                channel="agent",
+                kind=data["kind"],
+                priority=data["priority"],
+                attachments=data["attachments"],
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Ticket {ticket.reference} created.")
+            return redirect(ticket)
+    return render(request, "tickets/ticket_create.html", {"form": form})
+
+
+# --- the ticket page ------------------------------------------------------------------------------
+
+
+def _detail_context(request: AuthedRequest, ticket: Any, **extra: Any) -> dict[str, Any]:
+    viewer = request.user
+    ticket_viewing_ping(ticket=ticket, agent=viewer)
+    context = {
+        "ticket": ticket,
+        "now": timezone.now(),
+        "thread": ticket_thread(ticket=ticket, viewer=viewer),
+        "events": ticket_timeline(ticket=ticket, viewer=viewer),
+        "customer": ticket.requester,
+        "other_tickets": ticket_requester_other_tickets(ticket=ticket, viewer=viewer),
+        "customer_events": ticket_recent_product_events(ticket=ticket, limit=8),
+        "deliveries": customer_deliveries(customer=ticket.requester, limit=8),
+        "other_viewers": ticket_other_viewers(ticket=ticket, viewer=viewer),
+        "macros": macros_for(viewer=viewer),
+        "opened_version": ticket.version,
+        "reply_form": ReplyForm(initial={"expected_version": ticket.version}),
+        "properties_form": _properties_form(ticket),
+        "merge_form": MergeForm(initial={"expected_version": ticket.version}),
+    }
+    context.update(extra)
+    return context
+
+
+def _properties_form(ticket: Any, data: Any = None, *, error: str = "") -> PropertiesForm:
+    """The side panel's form; with ``error``, bound to the ticket's current values and showing why."""
+    initial = {
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "kind": ticket.kind,
+        "queue": ticket.queue_id,
+        "assignee": ticket.assignee_id,
+        "tags": " ".join(t.name for t in ticket.tags.all()),
+        "expected_version": ticket.version,
+    }
+    if error:
+        form = PropertiesForm(initial)
+        form.is_valid()
+        form.add_error(None, error)
+        return form
+    return PropertiesForm(data, initial=initial)
+
+
+@agent_required
+def ticket_detail_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
+    ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+    return render(request, "tickets/ticket_detail.html", _detail_context(request, ticket))
+
+
+@require_POST
+@agent_required
+def ticket_reply_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
+    ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+    form = ReplyForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        macro_id = request.POST.get("macro_id", "")
+        try:
+            if macro_id.isdigit():
+                macro = macro_get_for(viewer=request.user, macro_id=int(macro_id))
+                macro_apply(
+                    ticket=ticket,
+                    macro=macro,
+                    actor=request.user,
+                    body=data["body"],
+                    expected_version=data["expected_version"],
+                )
+            else:
+                ticket_reply(
+                    ticket=ticket,
+                    author=request.user,
+                    body=data["body"],
+                    internal=data["internal"],
+                    status=data["status"] or None,
+                    attachments=data["attachments"],
+                    expected_version=data["expected_version"],
+                )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Your note is added." if data["internal"] else "Your reply is sent.")
+            return redirect(ticket)
+    ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)  # fresh: the conflict may have changed it
+    context = _detail_context(
+        request, ticket, reply_form=form, changed_meanwhile=ticket.version != _int(request.POST.get("expected_version"))
+    )
+    return render(request, "tickets/ticket_detail.html", context, status=409 if context["changed_meanwhile"] else 400)
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if str(value or "").isdigit() else None
+
+
+@require_POST
+@agent_required
+def ticket_macro_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
+    """Put a macro's text in the reply box (htmx) and say what else it will change on Send."""
+    ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+    macro_id = request.POST.get("macro", "")
+    form_data = request.POST.copy()
+    macro = None
+    effects: list[str] = []
+    if macro_id.isdigit():
+        macro = macro_get_for(viewer=request.user, macro_id=int(macro_id))
+        text = macro_render(macro=macro, ticket=ticket, agent=request.user)
+        current = form_data.get("body", "").strip()
+        form_data["body"] = f"{current}\n\n{text}".strip() if current else text
+        if macro.is_internal:
+            form_data["internal"] = "on"
+        effects = _macro_effects(macro)
+    form = ReplyForm(form_data)
+    form.is_valid()
+    context = _detail_context(request, ticket, reply_form=form, macro_applied=macro, macro_effects=effects)
+    return render(request, "tickets/ticket_detail.html#reply", context)
+
+
+def _macro_effects(macro: Any) -> list[str]:
+    effects = []
+    if macro.set_status:
+        effects.append(f"set status to {macro.get_set_status_display().lower()}")
+    if macro.set_priority:
+        effects.append(f"set priority to {macro.get_set_priority_display().lower()}")
+    if macro.set_queue_id:
+        effects.append(f"move to {macro.set_queue}")
+    if macro.set_assignee_id:
+        effects.append(f"assign to {macro.set_assignee}")
+    effects += [f"add tag {tag.name}" for tag in macro.add_tags.all()]
+    effects += [f"remove tag {tag.name}" for tag in macro.remove_tags.all()]
+    return effects
+
+
+@require_POST
+@agent_required
+def ticket_update_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
+    ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+    form = _properties_form(ticket, request.POST)
+    saved = False
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket = ticket_update(
+                ticket=ticket,
+                actor=request.user,
+                expected_version=data["expected_version"],
+                status=data["status"],
+                priority=data["priority"],
+                kind=data["kind"],
+                queue=data["queue"],
+                assignee=data["assignee"],
+                tags=data["tags"],
+            )
+        except ApplicationError as exc:
+            ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+            form = _properties_form(ticket, error=exc.message)
+        else:
+            saved = True
+            ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+            form = _properties_form(ticket)
+    if not request.htmx:
+        return (
+            redirect(ticket)
+            if saved
+            else render(
+                request,
+                "tickets/ticket_detail.html",
+                _detail_context(request, ticket, properties_form=form),
+                status=400,
+            )
+        )
+    return render(
+        request,
+        "tickets/ticket_detail.html#properties",
+        {"ticket": ticket, "properties_form": form, "properties_saved": saved, "now": timezone.now()},
+    )
+
+
+@require_POST
+@agent_required
+def ticket_merge_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
+    ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+    form = MergeForm(request.POST)
+    if form.is_valid():
+        try:
+            target = ticket_get_by_number_for(viewer=request.user, number=form.cleaned_data["into"])
+            target = ticket_merge(
+                source=ticket, target=target, actor=request.user, expected_version=form.cleaned_data["expected_version"]
+            )
+        except ApplicationError as exc:
+            form.add_error("into", exc.message)
+        except Http404:  # an unknown number is a mistake in the form, not a missing page
+            form.add_error("into", "No ticket with that number that you can see.")
+        else:
+            messages.success(request, f"{ticket.reference} was merged into {target.reference}.")
+            return redirect(target)
+    return render(request, "tickets/ticket_detail.html", _detail_context(request, ticket, merge_form=form), status=400)
+
+
+@require_POST
+@agent_required
+def message_split_view(request: AuthedRequest, ticket_id: int, message_id: int) -> HttpResponse:
+    ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+    message = ticket_thread(ticket=ticket, viewer=request.user).filter(pk=message_id).first()
+    if message is None:
+        raise Http404("No such message.")
+    try:
+        new_ticket = message_split(message=message, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect(ticket)
+    messages.success(request, f"The message is now ticket {new_ticket.reference}.")
+    return redirect(new_ticket)
+
+
+@require_POST
+@agent_required
+def ticket_presence_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
+    """Polled by the open ticket page: who else is here, and has the ticket changed since it was opened?"""
+    ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+    ticket_viewing_ping(ticket=ticket, agent=request.user)
+    opened = _int(request.POST.get("version"))
+    context = {
+        "ticket": ticket,
+        "opened_version": opened or ticket.version,
+        "other_viewers": ticket_other_viewers(ticket=ticket, viewer=request.user),
+        "changed_meanwhile": opened is not None and ticket.version != opened,
+    }
+    return render(request, "tickets/ticket_detail.html#presence", context)
+
+
+@agent_required
+def attachment_view(request: AuthedRequest, ticket_id: int, attachment_id: int) -> FileResponse:
+    ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+    attachment = attachment_get_for(viewer=request.user, attachment_id=attachment_id)
+    if attachment.message.ticket_id != ticket.pk:
+        raise Http404("No such attachment.")
+    return attachment_response(attachment)
+
+
+def attachment_response(attachment: Any) -> FileResponse:
+    """Always a download, never rendered inline: an uploaded .html or .svg cannot run in our origin."""
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
