@@ -8,7 +8,7 @@ the broker when its worker dies.
 import os
 
 from celery import Celery
-from celery.schedules import crontab  # noqa: F401  (kept for the schedules later apps add)
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
@@ -30,5 +30,12 @@ app.conf.update(
 )
 app.conf.beat_schedule = {
     "customers.sweep_deliveries": {"task": "customers.sweep_deliveries", "schedule": 30.0},
+    "outreach.resume_fanouts": {"task": "outreach.resume_fanouts", "schedule": 60.0},
+    "outreach.run_campaigns": {"task": "outreach.run_campaigns", "schedule": 20.0},
+    "outreach.run_reminders": {"task": "outreach.run_reminders", "schedule": 15 * 60.0},
+    "outreach.run_followups": {"task": "outreach.run_followups", "schedule": 5 * 60.0},
+    "outreach.link_incident_tickets": {"task": "outreach.link_incident_tickets", "schedule": 30.0},
+    "tickets.sla_scan": {"task": "tickets.sla_scan", "schedule": 60.0},
+    "tickets.autoclose": {"task": "tickets.autoclose", "schedule": crontab(minute=7)},
 }
 app.autodiscover_tasks()

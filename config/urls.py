@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
@@ -9,6 +8,7 @@ from core import views as core_views
 from customers import urls as customers_urls
 from customers.forms import LedgerPasswordResetForm
 from knowledge import urls as knowledge_urls
+from knowledge import views as knowledge_views
 from outreach import urls as outreach_urls
 from playbooks import urls as playbooks_urls
 from tickets import urls as tickets_urls
@@ -33,12 +33,11 @@ accounts = [
 ]
 
 agent = [
-    path("", RedirectView.as_view(pattern_name="agent-customer-list"), name="agent-home"),
     *[pattern for module in APPS for pattern in module.agent_urlpatterns],
 ]
 
 help_center = [
-    path("", TemplateView.as_view(template_name="help/home.html"), name="help-home"),
+    path("", knowledge_views.help_home_view, name="help-home"),
     *[pattern for module in APPS for pattern in module.help_urlpatterns],
 ]
 

@@ -25,6 +25,10 @@ def customer_get_for(*, viewer: Any, customer_id: int) -> Customer:
     return customer
 
 
+def customer_id_by_email(*, email: str) -> int | None:
+    return Customer.objects.filter(email=email.strip().lower()).values_list("pk", flat=True).first()
+
+
 def customer_for_user(*, user: Any) -> Customer | None:
     if not getattr(user, "is_authenticated", False):
         return None

@@ -1,1 +1,287 @@
-from django.db import models  # noqa: F401
+"""Templates, segments, incidents, campaigns, reminders and the fan-outs that plan their deliveries.
+
+Every message still goes out as a ``customers.Delivery`` row; these models say
+what to send to whom and keep the progress of planning it.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from customers.models import Category, Organization, Product, Tag
+
+
+class Template(models.Model):
+    """A message with placeholders (``{{ customer.name }}``, ``{{ incident.title }}`` ...), rendered per customer."""
+
+    name = models.CharField(max_length=120, unique=True)
+    category = models.CharField(max_length=20, choices=Category.choices, db_index=True)
+    subject = models.CharField(max_length=300)
+    body = models.TextField(help_text="E-mail body. Django template syntax; customer data is escaped in the HTML part.")
+    in_app_body = models.TextField(blank=True, help_text="Short text shown in the help center.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("agent-outreach-template-detail", args=[self.pk])
+
+
+class Segment(models.Model):
+    """A saved audience. Empty criteria match everyone; given ones are combined with AND."""
+
+    class OpenTickets(models.TextChoices):
+        ANY = "", "Any"
+        YES = "yes", "Has an open ticket"
+        NO = "no", "Has no open ticket"
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    plans = models.JSONField(default=list, blank=True, help_text='Organization plans, e.g. ["business"].')
+    regions = models.JSONField(default=list, blank=True, help_text='Organization regions, e.g. ["eu-west"].')
+    products = models.ManyToManyField(Product, blank=True, related_name="+")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="+", help_text="Customers with any of these tags.")
+    created_after = models.DateTimeField(null=True, blank=True)
+    created_before = models.DateTimeField(null=True, blank=True)
+    last_seen_after = models.DateTimeField(null=True, blank=True)
+    last_seen_before = models.DateTimeField(null=True, blank=True)
+    open_tickets = models.CharField(max_length=3, choices=OpenTickets.choices, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("agent-outreach-segment-detail", args=[self.pk])
+
+
+class Incident(models.Model):
+    """An outage (declared when it happens) or a scheduled maintenance (announced ahead)."""
+
+    class Kind(models.TextChoices):
+        OUTAGE = "outage", "Outage"
+        MAINTENANCE = "maintenance", "Scheduled maintenance"
+
+    class Severity(models.TextChoices):
+        MINOR = "minor", "Minor"
+        MAJOR = "major", "Major"
+        CRITICAL = "critical", "Critical"
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        ACTIVE = "active", "Active"
+        RESOLVED = "resolved", "Resolved"
+
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.OUTAGE)
+    title = models.CharField(max_length=200)
+    message = models.TextField(help_text="What customers read.")
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MAJOR)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    products = models.ManyToManyField(Product, blank=True, related_name="incidents")
+    regions = models.JSONField(default=list, blank=True)
+    organizations = models.ManyToManyField(Organization, blank=True, related_name="incidents")
+    started_at = models.DateTimeField(default=timezone.now)
+    scheduled_start = models.DateTimeField(null=True, blank=True, help_text="Maintenance only.")
+    scheduled_end = models.DateTimeField(null=True, blank=True, help_text="Maintenance only.")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True, help_text="When the 24-hour reminder was planned.")
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["status", "-started_at"], name="outreach_incident_status")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("agent-outreach-incident-detail", args=[self.pk])
+
+    @property
+    def category(self) -> str:
+        return Category.OUTAGE if self.kind == self.Kind.OUTAGE else Category.MAINTENANCE
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != self.Status.RESOLVED
+
+
+class IncidentUpdate(models.Model):
+    """One post on an incident; each one that notifies customers has its own fan-out."""
+
+    class Kind(models.TextChoices):
+        DECLARED = "declared", "Declared"
+        SCHEDULED = "scheduled", "Announced"
+        UPDATE = "update", "Update"
+        REMINDER = "reminder", "Reminder"
+        STARTED = "started", "Started"
+        RESOLVED = "resolved", "Resolved"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="updates")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    message = models.TextField()
+    notify = models.BooleanField(default=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["incident", "number"]
+        constraints = [models.UniqueConstraint(fields=["incident", "number"], name="outreach_update_number_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} #{self.number} {self.kind}"
+
+    @property
+    def source(self) -> str:
+        return f"incident:{self.incident_id}"
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Schedule(models.TextChoices):
+        NOW = "now", "Now"
+        AT = "at", "At a time"
+        LOCAL_HOUR = "local_hour", "At a local hour in each customer's time zone"
+
+    name = models.CharField(max_length=200)
+    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="campaigns")
+    segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="campaigns")
+    schedule = models.CharField(max_length=12, choices=Schedule.choices, default=Schedule.NOW)
+    send_at = models.DateTimeField(null=True, blank=True, help_text="For 'at a time'; for 'local hour', the day.")
+    local_hour = models.PositiveSmallIntegerField(null=True, blank=True, help_text="0-23, in each customer's zone.")
+    throttle_per_minute = models.PositiveIntegerField(default=1000, help_text="Messages released per minute.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "send_at"], name="outreach_campaign_due")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("agent-outreach-campaign-detail", args=[self.pk])
+
+    @property
+    def source(self) -> str:
+        return f"campaign:{self.pk}"
+
+
+class ReminderRule(models.Model):
+    class Anchor(models.TextChoices):
+        RENEWAL = "renewal", "Organization renewal date"
+        CUSTOMER_CREATED = "customer_created", "Customer created"
+        CUSTOMER_LAST_SEEN = "customer_last_seen", "Customer last seen"
+        MAINTENANCE_START = "maintenance_start", "Maintenance start"
+
+    name = models.CharField(max_length=120, unique=True)
+    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="reminder_rules")
+    anchor = models.CharField(max_length=20, choices=Anchor.choices)
+    offset_days = models.IntegerField(default=-14, help_text="Days from the date: -14 is 14 days before.")
+    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Fanout(models.Model):
+    """Planning progress of one notice or campaign: customers are planned in keyset slices after ``cursor``."""
+
+    class Kind(models.TextChoices):
+        INCIDENT_UPDATE = "incident_update", "Incident update"
+        CAMPAIGN = "campaign", "Campaign"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    object_id = models.PositiveBigIntegerField()
+    cursor = models.BigIntegerField(default=0, help_text="The last customer id planned.")
+    planned = models.PositiveIntegerField(default=0)
+    done = models.BooleanField(default=False)
+    cancelled = models.BooleanField(default=False)
+    started_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "object_id"], name="outreach_fanout_unique")]
+        indexes = [models.Index(fields=["updated_at"], condition=Q(done=False), name="outreach_fanout_open")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.object_id} after {self.cursor}"
+
+
+class IncidentTicket(models.Model):
+    """A ticket about an incident: linked automatically (affected requester, while active) or by an agent."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="ticket_links")
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="incident_links")
+    automatic = models.BooleanField(default=False)
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["incident", "ticket"], name="outreach_incident_ticket_unique")]
+
+    def __str__(self) -> str:
+        return f"incident {self.incident_id} ticket {self.ticket_id}"
+
+
+class FollowUp(models.Model):
+    """The check-in and satisfaction survey sent after a ticket is solved: one per ticket, ever."""
+
+    class Rating(models.TextChoices):
+        GOOD = "good", "Good"
+        BAD = "bad", "Bad"
+
+    ticket = models.OneToOneField("tickets.Ticket", on_delete=models.CASCADE, related_name="follow_up_survey")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="follow_ups")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    rating = models.CharField(max_length=4, choices=Rating.choices, blank=True)
+    still_broken = models.BooleanField(default=False)
+    comment = models.TextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    reopened = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["rating", "-answered_at"], name="outreach_followup_rating")]
+
+    def __str__(self) -> str:
+        return f"follow-up of ticket {self.ticket_id}"

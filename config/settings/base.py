@@ -78,6 +78,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.roles",
+                "outreach.context_processors.active_incidents",
             ],
             # partials are built into Django 6; on 5.2 they come from django-template-partials
             "builtins": ["template_partials.templatetags.partials"],
@@ -160,6 +161,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "tickets.models.Status",
+        "TicketSettableStatusEnum": "tickets.api.serializers.SETTABLE_STATUS_CHOICES",
+        "TicketChannelEnum": "tickets.models.Channel",
+        "TicketKindEnum": "tickets.models.Kind",
+        "DeliveryStatusEnum": "customers.models.Delivery.Status",
+        "DeliveryChannelEnum": "customers.models.Delivery.Channel",
+        "IncidentStatusEnum": "outreach.models.Incident.Status",
+        "IncidentKindEnum": "outreach.models.Incident.Kind",
+        "IncidentUpdateKindEnum": "outreach.models.IncidentUpdate.Kind",
+        "CampaignStatusEnum": "outreach.models.Campaign.Status",
+        "ArticleStatusEnum": "knowledge.models.Article.Status",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------
@@ -182,6 +196,21 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_DB_REUSE_MAX = 1000
 
+# --- cache (rate limits) ---------------------------------------------------------
+# Redis when CACHE_URL or REDIS_URL is set (shared by every web process); otherwise files under var/,
+# which every process on one machine shares too. Any django-environ cache URL works (locmemcache://, ...).
+_CACHE_URL = env.str("CACHE_URL", default="") or env.str("REDIS_URL", default="")
+if _CACHE_URL:
+    CACHES = {"default": environ.Env.cache_url_config(_CACHE_URL)}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 50_000},
+        }
+    }
+
 # --- the helpdesk's own settings -------------------------------------------------
 HELPDESK = {
     # deliveries (customers.services.deliveries)
@@ -192,6 +221,53 @@ HELPDESK = {
     "DELIVERY_SWEEP_GRACE_SECONDS": env.int("HELPDESK_DELIVERY_SWEEP_GRACE_SECONDS", default=120),
     "DELIVERY_STUCK_SENDING_SECONDS": env.int("HELPDESK_DELIVERY_STUCK_SENDING_SECONDS", default=600),
     "DELIVERY_SWEEP_LIMIT": env.int("HELPDESK_DELIVERY_SWEEP_LIMIT", default=50_000),
+    # outreach (outreach.conf has the defaults)
+    "OUTREACH_FANOUT_SLICE": env.int("HELPDESK_OUTREACH_FANOUT_SLICE", default=2000),
+    "OUTREACH_FANOUT_STALL_SECONDS": env.int("HELPDESK_OUTREACH_FANOUT_STALL_SECONDS", default=120),
+    "OUTREACH_FREQUENCY_CAP": env.int("HELPDESK_OUTREACH_FREQUENCY_CAP", default=3),
+    "OUTREACH_FREQUENCY_CAP_DAYS": env.int("HELPDESK_OUTREACH_FREQUENCY_CAP_DAYS", default=7),
+    "OUTREACH_FOLLOW_UP_DELAY_HOURS": env.float("HELPDESK_OUTREACH_FOLLOW_UP_DELAY_HOURS", default=24.0),
+    "OUTREACH_REMINDER_CATCH_UP_DAYS": env.int("HELPDESK_OUTREACH_REMINDER_CATCH_UP_DAYS", default=3),
+    "OUTREACH_MAINTENANCE_REMINDER_HOURS": env.int("HELPDESK_OUTREACH_MAINTENANCE_REMINDER_HOURS", default=24),
+    "OUTREACH_BANNER_CACHE_SECONDS": env.int("HELPDESK_OUTREACH_BANNER_CACHE_SECONDS", default=15),
+    # tickets
+    "ATTACHMENT_MAX_BYTES": env.int("HELPDESK_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024),
+    "ATTACHMENT_CONTENT_TYPES": env.list(
+        "HELPDESK_ATTACHMENT_CONTENT_TYPES",
+        default=[
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "text/plain",
+            "text/csv",
+            "application/json",
+            "application/zip",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "message/rfc822",
+        ],
+    ),
+    "TICKET_AUTOCLOSE_DAYS": env.int("HELPDESK_TICKET_AUTOCLOSE_DAYS", default=4),
+    "SLA_WARNING_MINUTES": env.int("HELPDESK_SLA_WARNING_MINUTES", default=15),
+    "SLA_SCAN_LIMIT": env.int("HELPDESK_SLA_SCAN_LIMIT", default=2_000),
+    "TICKET_DEFAULT_QUEUE": env.str("HELPDESK_TICKET_DEFAULT_QUEUE", default=""),
+    "TICKET_VIEWER_SECONDS": env.int("HELPDESK_TICKET_VIEWER_SECONDS", default=60),
+    # knowledge search: rank at most this many matches, show "1,000+" beyond (knowledge.selectors)
+    "SEARCH_RANK_LIMIT": env.int("HELPDESK_SEARCH_RANK_LIMIT", default=1000),
+    "SEARCH_SUGGEST_RANK_LIMIT": env.int("HELPDESK_SEARCH_SUGGEST_RANK_LIMIT", default=200),
+    "SEARCH_CONFIG": env.str("HELPDESK_SEARCH_CONFIG", default="english"),
+    "SEARCH_TIMEOUT_MS": env.int("HELPDESK_SEARCH_TIMEOUT_MS", default=1000),
+    # rate limits of public endpoints (core.ratelimit): "<count>/<s|m|h|d>"
+    "RATELIMIT_SEARCH": env.str("HELPDESK_RATELIMIT_SEARCH", default="30/m"),
+    "RATELIMIT_TYPEAHEAD": env.str("HELPDESK_RATELIMIT_TYPEAHEAD", default="120/m"),
+    "RATELIMIT_FEEDBACK": env.str("HELPDESK_RATELIMIT_FEEDBACK", default="10/m"),
+    "RATELIMIT_SUBMIT": env.str("HELPDESK_RATELIMIT_SUBMIT", default="10/m"),
+    "RATELIMIT_SIGN_IN": env.str("HELPDESK_RATELIMIT_SIGN_IN", default="10/m"),
+    "RATELIMIT_API_SEARCH": env.str("HELPDESK_RATELIMIT_API_SEARCH", default="60/m"),
+    # how many reverse proxies append to X-Forwarded-For in front of us (0: use REMOTE_ADDR)
+    "RATELIMIT_TRUSTED_PROXIES": env.int("HELPDESK_RATELIMIT_TRUSTED_PROXIES", default=0),
 }
 
 LOGGING = {

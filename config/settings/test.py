@@ -22,3 +22,5 @@ HELPDESK = {**HELPDESK, "DELIVERY_RETRY_BASE_SECONDS": 0.2, "DELIVERY_RETRY_MAX_
 # unit tests run tasks inline when their transaction commits; tests marked `worker` use a real worker
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+# every test process counts rate limits on its own (the shared file cache would carry counts across runs)
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -18,12 +18,13 @@ import smtplib
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -55,6 +56,9 @@ class DeliveryDraft:
     headers: dict[str, str] = field(default_factory=dict)
     source: str = ""
     send_after: dt.datetime | None = None
+    #: plan the row as ``suppressed`` with this reason (a caller's rule: frequency cap, open ticket, ...);
+    #: ignored for essential categories, and an opt-out's reason wins
+    suppress_reason: str = ""
 
 
 def quiet_hours_end(preference: ContactPreference | None, zone: Any, now: dt.datetime) -> dt.datetime | None:
@@ -92,6 +96,8 @@ def _row(draft: DeliveryDraft, preference: ContactPreference | None, now: dt.dat
     customer = draft.customer
     zone = customer.zone if customer is not None else dt.UTC
     status, reason, hold_until = _policy(category=draft.category, preference=preference, zone=zone, now=now)
+    if draft.suppress_reason and status == Delivery.Status.QUEUED and draft.category not in ESSENTIAL_CATEGORIES:
+        status, reason = Delivery.Status.SUPPRESSED, draft.suppress_reason[:200]
     next_attempt_at = max(filter(None, [now, draft.send_after, hold_until]))
     recipient = draft.recipient or (customer.email if customer is not None else "")
     if not recipient and draft.channel == Delivery.Channel.EMAIL:
@@ -303,8 +309,33 @@ def _claim(delivery_ids: Iterable[int]) -> tuple[uuid.UUID, list[Delivery]]:
     return token, rows
 
 
+@contextlib.contextmanager
+def _asynchronous_commit() -> Iterator[None]:
+    """On PostgreSQL, commit the per-row marks without waiting for the WAL flush (about 1 ms a row saved).
+
+    A killed worker loses nothing by it: what it committed is committed. Only a crash of PostgreSQL
+    itself could forget the last fraction of a second of marks, and those rows, back in ``sending``,
+    are sent again by the sweeper: at-least-once, as with any mail system.
+    """
+    if db_connection.vendor != "postgresql" or db_connection.in_atomic_block:
+        yield
+        return
+    with db_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        with db_connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
 def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
     """Send the given rows that are still queued and due, over one connection. Safe to run twice."""
+    with _asynchronous_commit():
+        return _send(delivery_ids)
+
+
+def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
     token, rows = _claim(delivery_ids)
     counts = {"sent": 0, "failed": 0, "retrying": 0}
     if not rows:

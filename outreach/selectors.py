@@ -1,0 +1,267 @@
+"""Reads of the outreach app: audiences, lists and the figures the pages show."""
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from core.pagination import Page, keyset_page
+from customers.models import Customer, Delivery, Organization
+from customers.selectors import delivery_counts
+from outreach.conf import conf
+from outreach.models import (
+    Campaign,
+    Fanout,
+    FollowUp,
+    Incident,
+    IncidentTicket,
+    IncidentUpdate,
+    ReminderRule,
+    Segment,
+    Template,
+)
+from outreach.tickets_bridge import open_ticket_requesters
+
+# --- audiences ---------------------------------------------------------------------------
+
+
+def segment_customers(*, segment: Segment) -> QuerySet[Customer]:
+    """The customers a segment matches, as one query of subqueries (no joins that need DISTINCT)."""
+    qs = Customer.objects.all()
+    org_filter = Q()
+    if segment.plans:
+        org_filter &= Q(plan__in=segment.plans)
+    if segment.regions:
+        org_filter &= Q(region__in=segment.regions)
+    product_ids = [p.pk for p in segment.products.all()] if segment.pk else []
+    if product_ids:
+        org_filter &= Q(
+            pk__in=Organization.products.through.objects.filter(product_id__in=product_ids).values("organization_id")
+        )
+    if org_filter:
+        qs = qs.filter(organization_id__in=Organization.objects.filter(org_filter).values("pk"))
+    tag_ids = [t.pk for t in segment.tags.all()] if segment.pk else []
+    if tag_ids:
+        qs = qs.filter(pk__in=Customer.tags.through.objects.filter(tag_id__in=tag_ids).values("customer_id"))
+    if segment.created_after:
+        qs = qs.filter(created_at__gte=segment.created_after)
+    if segment.created_before:
+        qs = qs.filter(created_at__lt=segment.created_before)
+    if segment.last_seen_after:
+        qs = qs.filter(last_seen_at__gte=segment.last_seen_after)
+    if segment.last_seen_before:
+        qs = qs.filter(last_seen_at__lt=segment.last_seen_before)
+    if segment.open_tickets:
+        requesters = open_ticket_requesters()
+        if segment.open_tickets == Segment.OpenTickets.YES:
+            qs = qs.filter(pk__in=requesters) if requesters is not None else qs.none()
+        elif requesters is not None:
+            qs = qs.exclude(pk__in=requesters)
+    return qs
+
+
+def capped_count(qs: QuerySet[Any], cap: int | None = None) -> tuple[int, bool]:
+    """(count, capped): counts at most ``cap + 1`` rows, so it stays cheap on any table."""
+    cap = cap or conf("OUTREACH_SEGMENT_COUNT_CAP")
+    n = qs.order_by().values("pk")[: cap + 1].count()
+    return min(n, cap), n > cap
+
+
+def segment_preview(*, segment: Segment, sample_size: int = 10) -> dict[str, Any]:
+    qs = segment_customers(segment=segment)
+    count, capped = capped_count(qs)
+    sample = list(qs.select_related("organization").order_by("pk")[:sample_size])
+    return {"count": count, "capped": capped, "label": f"{count:,}+" if capped else f"{count:,}", "sample": sample}
+
+
+def incident_organizations(*, incident: Incident) -> QuerySet[Organization]:
+    """Organizations an incident affects: any of its products, regions or organizations."""
+    condition = Q(pk__in=incident.organizations.values("pk"))
+    if incident.regions:
+        condition |= Q(region__in=incident.regions)
+    condition |= Q(
+        pk__in=Organization.products.through.objects.filter(product_id__in=incident.products.values("pk")).values(
+            "organization_id"
+        )
+    )
+    return Organization.objects.filter(condition)
+
+
+def incident_customers(*, incident: Incident) -> QuerySet[Customer]:
+    return Customer.objects.filter(organization_id__in=incident_organizations(incident=incident).values("pk"))
+
+
+# --- templates, segments, campaigns, incidents -------------------------------------------
+
+
+def template_list() -> QuerySet[Template]:
+    return Template.objects.order_by("name")
+
+
+def template_get(*, template_id: int) -> Template:
+    template = Template.objects.filter(pk=template_id).first()
+    if template is None:
+        raise Http404("No such template.")
+    return template
+
+
+def segment_list() -> QuerySet[Segment]:
+    return Segment.objects.prefetch_related("products", "tags").order_by("name")
+
+
+def segment_get(*, segment_id: int) -> Segment:
+    segment = Segment.objects.prefetch_related("products", "tags").filter(pk=segment_id).first()
+    if segment is None:
+        raise Http404("No such segment.")
+    return segment
+
+
+def campaign_list(*, cursor: str | None = None, size: int = 50, status: str = "") -> Page:
+    qs = Campaign.objects.select_related("template", "segment")
+    if status:
+        qs = qs.filter(status=status)
+    return keyset_page(qs, ordering=["-created_at", "-id"], cursor=cursor, size=size)
+
+
+def campaign_get(*, campaign_id: int) -> Campaign:
+    campaign = Campaign.objects.select_related("template", "segment").filter(pk=campaign_id).first()
+    if campaign is None:
+        raise Http404("No such campaign.")
+    return campaign
+
+
+def _fanout_planned(kind: str, object_ids: list[int]) -> tuple[int, bool]:
+    rows = Fanout.objects.filter(kind=kind, object_id__in=object_ids).values_list("planned", "done")
+    planned = sum(p for p, _ in rows)
+    done = bool(rows) and all(d for _, d in rows)
+    return planned, done
+
+
+def progress(*, counts: dict[str, int], planned: int, planning_done: bool) -> dict[str, Any]:
+    finished = counts["sent"] + counts["failed"] + counts["suppressed"]
+    total = max(planned, sum(counts.values()))
+    percent = 100 if total == 0 and planning_done else (int(finished * 100 / total) if total else 0)
+    return {**counts, "planned": planned, "planning_done": planning_done, "total": total, "percent": percent}
+
+
+def campaign_progress(*, campaign: Campaign) -> dict[str, Any]:
+    planned, done = _fanout_planned(Fanout.Kind.CAMPAIGN, [campaign.pk])
+    return progress(counts=delivery_counts(source=campaign.source), planned=planned, planning_done=done)
+
+
+def incident_list(*, cursor: str | None = None, size: int = 50, status: str = "") -> Page:
+    qs = Incident.objects.prefetch_related("products", "organizations", "updates")
+    if status:
+        qs = qs.filter(status=status)
+    return keyset_page(qs, ordering=["-started_at", "-id"], cursor=cursor, size=size)
+
+
+def incident_get(*, incident_id: int) -> Incident:
+    incident = Incident.objects.prefetch_related("products", "organizations").filter(pk=incident_id).first()
+    if incident is None:
+        raise Http404("No such incident.")
+    return incident
+
+
+def incident_updates(*, incident: Incident) -> QuerySet[IncidentUpdate]:
+    return incident.updates.order_by("-number")
+
+
+def incident_progress(*, incident: Incident) -> dict[str, Any]:
+    """Deliveries of every notice of the incident, with the planning of the latest one."""
+    update_ids = list(incident.updates.filter(notify=True).values_list("pk", flat=True))
+    planned, done = _fanout_planned(Fanout.Kind.INCIDENT_UPDATE, update_ids[-1:])
+    return progress(counts=delivery_counts(source=f"incident:{incident.pk}"), planned=planned, planning_done=done)
+
+
+def incident_figures(*, incident: Incident) -> dict[str, Any]:
+    """The incident page's figures: customers notified, deliveries, tickets linked, tickets per customer."""
+    counts = delivery_counts(source=f"incident:{incident.pk}")
+    first = incident.updates.filter(notify=True).order_by("number").values_list("pk", flat=True).first()
+    notified, _ = _fanout_planned(Fanout.Kind.INCIDENT_UPDATE, [first]) if first else (0, False)
+    linked = incident_linked_ticket_count(incident=incident)
+    return {
+        "customers_notified": notified,
+        "sent": counts["sent"],
+        "failed": counts["failed"],
+        "suppressed": counts["suppressed"],
+        "pending": counts["queued"] + counts["sending"],
+        "tickets_linked": linked,
+        "tickets_per_customer": round(linked / notified, 4) if notified else 0,
+    }
+
+
+def incident_linked_ticket_count(*, incident: Incident) -> int:
+    return IncidentTicket.objects.filter(incident=incident).count()
+
+
+def incident_linked_tickets(*, incident: Incident, limit: int = 100) -> list[Any]:
+    return list(
+        IncidentTicket.objects.filter(incident=incident)
+        .select_related("ticket", "ticket__requester")
+        .order_by("-id")[:limit]
+    )
+
+
+def incidents_active() -> list[Incident]:
+    """The incidents the help-center banner shows: active ones, newest first (a handful at most)."""
+    return list(Incident.objects.filter(status=Incident.Status.ACTIVE).order_by("-started_at")[:5])
+
+
+def incidents_for_status_page(*, days: int = 14) -> dict[str, list[Incident]]:
+    since = timezone.now() - timezone.timedelta(days=days)
+    incidents = list(
+        Incident.objects.filter(
+            Q(status__in=[Incident.Status.ACTIVE, Incident.Status.SCHEDULED]) | Q(resolved_at__gte=since)
+        )
+        .prefetch_related("updates", "products")
+        .order_by("-started_at")[:50]
+    )
+    return {
+        "active": [i for i in incidents if i.status == Incident.Status.ACTIVE],
+        "scheduled": [i for i in incidents if i.status == Incident.Status.SCHEDULED],
+        "recent": [i for i in incidents if i.status == Incident.Status.RESOLVED],
+    }
+
+
+def reminder_rule_list() -> QuerySet[ReminderRule]:
+    return ReminderRule.objects.select_related("template", "segment")
+
+
+def delivery_list(
+    *, cursor: str | None = None, size: int = 50, source: str = "", customer_id: int | None = None, status: str = ""
+) -> Page:
+    qs = Delivery.objects.all()
+    if source:
+        qs = qs.filter(source=source)
+    if customer_id:
+        qs = qs.filter(customer_id=customer_id)
+    if status:
+        qs = qs.filter(status=status)
+    return keyset_page(qs, ordering=["-id"], cursor=cursor, size=size)
+
+
+def delivery_get(*, delivery_id: int) -> Delivery:
+    delivery = Delivery.objects.filter(pk=delivery_id).first()
+    if delivery is None:
+        raise Http404("No such delivery.")
+    return delivery
+
+
+def customer_messages(*, customer_id: int, limit: int = 50) -> QuerySet[Delivery]:
+    """Every message sent (or held back) to a customer, newest first: the ticket side panel reads this."""
+    return Delivery.objects.filter(customer_id=customer_id).order_by("-created_at", "-id")[:limit]
+
+
+def status_counts(qs: QuerySet[Any]) -> dict[str, int]:
+    return {row["status"]: row["n"] for row in qs.values("status").annotate(n=Count("id"))}
+
+
+def ticket_follow_up(*, ticket_id: int) -> FollowUp | None:
+    """The follow-up survey of a ticket and its rating, for the ticket page and the agent's side panel."""
+    return FollowUp.objects.filter(ticket_id=ticket_id).first()
+
+
+def ticket_incidents(*, ticket_id: int) -> QuerySet[Incident]:
+    return Incident.objects.filter(ticket_links__ticket_id=ticket_id).order_by("-started_at")

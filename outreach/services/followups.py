@@ -1,0 +1,124 @@
+"""Post-resolution follow-ups: a check-in with a satisfaction survey, once per ticket, a delay after solving.
+
+``followups_run`` (beat) finds solved tickets without a follow-up with one indexed query, creates the
+FollowUp rows (one per ticket: a unique constraint, so solving twice or running twice sends one) and
+plans the e-mails. ``survey_answer`` records the answer; a bad rating or "still not fixed" reopens the
+ticket with the comment as the customer's message.
+"""
+
+import datetime as dt
+from typing import Any
+
+from django.core import signing
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from core.exceptions import ApplicationError
+from core.markdown import render_markdown
+from customers.models import Category
+from customers.services import deliver_many
+from outreach.conf import conf
+from outreach.models import FollowUp
+from outreach.services.fanout import build_draft
+from outreach.services.rendering import CompiledMessage, absolute
+from outreach.services.rules import apply_rules
+from tickets.models import Message, Ticket
+from tickets.services import ticket_customer_reply
+
+SURVEY_SALT = "outreach.survey"
+#: tickets solved longer ago than the delay plus this are not surveyed (a first deploy does not survey history)
+CATCH_UP = dt.timedelta(days=7)
+
+SUBJECT = "How did we do with {{ ticket.reference }}?"
+BODY = """Hello {{ customer.first_name|default:customer.name }},
+
+we solved your request "{{ ticket.subject }}". Is everything working again?
+
+Good, I'm satisfied: {{ survey_url }}?rating=good
+Bad, or still not fixed: {{ survey_url }}?rating=bad
+
+Thank you for helping us improve.
+"""
+
+
+def survey_token(follow_up_id: int) -> str:
+    return signing.dumps(follow_up_id, salt=SURVEY_SALT)
+
+
+def survey_read(token: str) -> FollowUp | None:
+    try:
+        pk = signing.loads(token, salt=SURVEY_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(pk, int):
+        return None
+    return FollowUp.objects.select_related("ticket", "customer").filter(pk=pk).first()
+
+
+def followups_run(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Beat job: survey the requesters of tickets solved ``OUTREACH_FOLLOW_UP_DELAY_HOURS`` ago. Exactly once each."""
+    now = now or timezone.now()
+    due = now - dt.timedelta(hours=conf("OUTREACH_FOLLOW_UP_DELAY_HOURS"))
+    tickets = list(
+        Ticket.objects.filter(
+            status__in=["solved", "closed"], solved_at__lte=due, solved_at__gte=due - CATCH_UP, merged_into__isnull=True
+        )
+        .exclude(follow_up_survey__isnull=False)
+        .select_related("requester", "requester__organization")
+        .order_by("solved_at", "pk")[:2000]
+    )
+    if not tickets:
+        return {"planned": 0}
+    message = CompiledMessage(subject=SUBJECT, body=BODY)
+    with transaction.atomic():
+        FollowUp.objects.bulk_create(
+            [FollowUp(ticket=t, customer=t.requester, created_at=now) for t in tickets], ignore_conflicts=True
+        )
+        follow_ups = dict(FollowUp.objects.filter(ticket__in=tickets).values_list("ticket_id", "pk"))
+        drafts = [
+            build_draft(
+                customer=ticket.requester,
+                message=message,
+                category=Category.FOLLOW_UP,
+                key=f"follow-up:ticket:{ticket.pk}",
+                source=f"ticket:{ticket.pk}",
+                extra={
+                    "ticket": {"id": ticket.pk, "reference": ticket.reference, "subject": ticket.subject},
+                    "survey_url": absolute(reverse("help-survey", args=[survey_token(follow_ups[ticket.pk])])),
+                },
+            )
+            for ticket in tickets
+        ]
+        deliver_many(drafts=apply_rules(drafts, now=now))
+    return {"planned": len(drafts)}
+
+
+@transaction.atomic
+def survey_answer(*, follow_up: FollowUp, rating: str, comment: str = "", still_broken: bool = False) -> FollowUp:
+    """Record the answer (once). A bad rating or "still not fixed" reopens the ticket with the comment."""
+    follow_up = FollowUp.objects.select_for_update().select_related("ticket").get(pk=follow_up.pk)
+    if follow_up.answered_at is not None:
+        raise ApplicationError("This survey is answered already. Thank you!", {"rating": "Answered already."})
+    if rating not in FollowUp.Rating.values:
+        raise ApplicationError("Choose good or bad.", {"rating": "Choose good or bad."})
+    comment = comment.strip()
+    follow_up.rating, follow_up.comment, follow_up.still_broken = rating, comment, still_broken
+    follow_up.answered_at = timezone.now()
+    ticket = follow_up.ticket
+    verdict = "Good" if rating == FollowUp.Rating.GOOD else "Bad"
+    note = f"Satisfaction survey: **{verdict}**" + (" (still not fixed)" if still_broken else "")
+    if comment:
+        note += f"\n\n> {comment}"
+    # the rating shows on the ticket's timeline as a note (the tickets app cannot read outreach's tables)
+    Message.objects.create(ticket=ticket, body=note, body_html=render_markdown(note), is_internal=True, by_agent=True)
+    if rating == FollowUp.Rating.BAD or still_broken:
+        body = comment or ("My problem is still not fixed." if still_broken else "I am not satisfied with the answer.")
+        ticket_customer_reply(ticket=ticket, body=body, customer=follow_up.customer, channel="web")
+        follow_up.reopened = True
+    follow_up.save(update_fields=["rating", "comment", "still_broken", "answered_at", "reopened"])
+    return follow_up
+
+
+def followup_for_ticket(*, ticket_id: int) -> Any:
+    return FollowUp.objects.filter(ticket_id=ticket_id).first()

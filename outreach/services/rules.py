@@ -1,0 +1,86 @@
+"""The non-intrusive rules that outreach applies at planning time, set-based over one slice of customers.
+
+Opt-outs and quiet hours are the delivery ledger's (``customers.services.deliveries``);
+here: the frequency cap and the open-ticket suppression. Each is one grouped query
+for the whole slice, never a query per customer.
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+
+from django.db.models import Count
+from django.utils import timezone
+
+from customers.models import Category, Delivery
+from customers.services import DeliveryDraft
+from outreach.conf import conf
+from outreach.tickets_bridge import OPEN_STATUSES, ticket_model
+
+#: the proactive categories the frequency cap counts and holds back (outage and service are exempt)
+CAPPED_CATEGORIES = frozenset(
+    {Category.MAINTENANCE, Category.REMINDER, Category.FOLLOW_UP, Category.ONBOARDING, Category.ANNOUNCEMENT}
+)
+#: categories not sent to a customer who has an open ticket, until it is solved
+HELD_WHILE_TICKET_OPEN = frozenset({Category.ANNOUNCEMENT, Category.ONBOARDING})
+
+
+def recent_counts(customer_ids: Sequence[int], *, now: dt.datetime | None = None) -> dict[int, int]:
+    """Capped-category messages per customer over the cap's window: one grouped query for the slice.
+
+    Uses the ``(customer, -created_at)`` index of Delivery.
+    """
+    now = now or timezone.now()
+    since = now - dt.timedelta(days=conf("OUTREACH_FREQUENCY_CAP_DAYS"))
+    counts: dict[int, int] = {}
+    ids = list(customer_ids)
+    for start in range(0, len(ids), 2000):
+        rows = (
+            Delivery.objects.filter(
+                customer_id__in=ids[start : start + 2000],
+                created_at__gte=since,
+                category__in=CAPPED_CATEGORIES,
+                status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING, Delivery.Status.SENT],
+            )
+            .values("customer_id")
+            .annotate(n=Count("id"))
+            .values_list("customer_id", "n")
+        )
+        counts.update(dict(rows))
+    return counts
+
+
+def customers_with_open_tickets(customer_ids: Sequence[int]) -> set[int]:
+    Ticket = ticket_model()
+    if Ticket is None or not customer_ids:
+        return set()
+    found: set[int] = set()
+    ids = list(customer_ids)
+    for start in range(0, len(ids), 2000):
+        found.update(
+            Ticket.objects.filter(requester_id__in=ids[start : start + 2000], status__in=OPEN_STATUSES)
+            .values_list("requester_id", flat=True)
+            .distinct()
+        )
+    return found
+
+
+def apply_rules(drafts: list[DeliveryDraft], *, now: dt.datetime | None = None) -> list[DeliveryDraft]:
+    """Mark drafts that the frequency cap or an open ticket hold back (``suppress_reason``); returns them."""
+    capped = [d for d in drafts if d.category in CAPPED_CATEGORIES and d.customer is not None]
+    if not capped:
+        return drafts
+    ids = sorted({d.customer.pk for d in capped if d.customer is not None})
+    counts = recent_counts(ids, now=now)
+    held = {d.category for d in capped} & HELD_WHILE_TICKET_OPEN
+    open_ticket = customers_with_open_tickets(ids) if held else set()
+    cap = conf("OUTREACH_FREQUENCY_CAP")
+    days = conf("OUTREACH_FREQUENCY_CAP_DAYS")
+    for draft in capped:
+        cid = draft.customer.pk  # type: ignore[union-attr]
+        if draft.category in HELD_WHILE_TICKET_OPEN and cid in open_ticket:
+            draft.suppress_reason = "open ticket: held until it is solved"
+        elif counts.get(cid, 0) >= cap:
+            draft.suppress_reason = f"frequency cap: {cap} messages in {days} days"
+        else:
+            counts[cid] = counts.get(cid, 0) + 1
+    return drafts

@@ -1,0 +1,194 @@
+"""Outreach meets tickets: open-ticket suppression, incident links and auto-replies, follow-up surveys."""
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from core.exceptions import ApplicationError
+from customers.models import Delivery
+from outreach.models import FollowUp, IncidentTicket
+from outreach.services import (
+    campaign_create,
+    campaign_schedule,
+    followups_run,
+    incident_declare,
+    incident_link_ticket,
+    incident_solve_linked_tickets,
+    incidents_link_new_tickets,
+    survey_answer,
+)
+from outreach.services.followups import survey_token
+from tests.factories import AgentFactory, CustomerFactory, OrganizationFactory, ProductFactory
+from tests.outreach.factories import SegmentFactory, TemplateFactory
+from tests.tickets.factories import make_ticket
+from tickets.models import Ticket
+from tickets.services import ticket_solve
+
+pytestmark = pytest.mark.django_db
+
+
+def _solve(ticket, agent):
+    ticket_solve(ticket=ticket, actor=agent)
+    return Ticket.objects.get(pk=ticket.pk)
+
+
+def test_announcements_wait_while_a_ticket_is_open_but_outage_notices_go(django_capture_on_commit_callbacks):
+    product = ProductFactory()
+    org = OrganizationFactory()
+    org.products.add(product)
+    busy, free = CustomerFactory(organization=org), CustomerFactory(organization=org)
+    make_ticket(requester=busy)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = campaign_create(
+            name="News", template=TemplateFactory(category="announcement"), segment=SegmentFactory()
+        )
+        campaign_schedule(campaign=campaign)
+        incident = incident_declare(title="Down", message="Sorry.", products=[product])
+    held = Delivery.objects.get(source=campaign.source, customer=busy)
+    assert (held.status, held.suppressed_reason) == ("suppressed", "open ticket: held until it is solved")
+    assert Delivery.objects.get(source=campaign.source, customer=free).status == "sent"
+    assert Delivery.objects.get(source=f"incident:{incident.pk}", customer=busy).status == "sent"
+
+
+def test_a_segment_can_select_customers_with_or_without_open_tickets():
+    from outreach.selectors import segment_customers
+
+    busy, free = CustomerFactory(), CustomerFactory()
+    make_ticket(requester=busy)
+    assert list(segment_customers(segment=SegmentFactory(open_tickets="yes"))) == [busy]
+    assert list(segment_customers(segment=SegmentFactory(open_tickets="no"))) == [free]
+
+
+@pytest.fixture
+def outage(django_capture_on_commit_callbacks):
+    product = ProductFactory()
+    org = OrganizationFactory()
+    org.products.add(product)
+    with django_capture_on_commit_callbacks(execute=True):
+        incident = incident_declare(
+            title="Exports fail",
+            message="We are on it.",
+            products=[product],
+            started_at=timezone.now() - dt.timedelta(minutes=5),
+        )
+    mail.outbox.clear()
+    return {"incident": incident, "org": org}
+
+
+def test_a_ticket_from_an_affected_customer_is_linked_and_answered_automatically(
+    outage, django_capture_on_commit_callbacks
+):
+    affected = CustomerFactory(organization=outage["org"])
+    ticket = make_ticket(requester=affected, subject="Export broken")
+    make_ticket(requester=CustomerFactory())  # not affected
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert incidents_link_new_tickets() == 1
+        assert incidents_link_new_tickets() == 0  # twice: nothing more
+    link = IncidentTicket.objects.get()
+    assert (link.ticket_id, link.automatic) == (ticket.pk, True)
+    reply = ticket.messages.order_by("-id").first()
+    assert "Exports fail" in reply.body
+    assert reply.by_agent
+    assert not reply.is_internal
+    assert [m.to[0] for m in mail.outbox] == [affected.email]
+    assert "We are on it." in mail.outbox[0].body
+
+
+def test_agents_link_by_hand_and_solve_every_linked_ticket_with_one_message(outage, django_capture_on_commit_callbacks):
+    agent = AgentFactory()
+    tickets = [make_ticket(requester=CustomerFactory()) for _ in range(2)]
+    for ticket in tickets:
+        incident_link_ticket(incident=outage["incident"], ticket_number=ticket.number, actor=agent)
+    with pytest.raises(ApplicationError):
+        incident_link_ticket(incident=outage["incident"], ticket_number=tickets[0].number, actor=agent)
+    with pytest.raises(ApplicationError):
+        incident_link_ticket(incident=outage["incident"], ticket_number=999999, actor=agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        solved = incident_solve_linked_tickets(incident=outage["incident"], message="Fixed now.", actor=agent)
+    assert solved == 2
+    assert set(Ticket.objects.filter(pk__in=[t.pk for t in tickets]).values_list("status", flat=True)) == {"solved"}
+
+
+@pytest.fixture
+def solved_ticket():
+    agent = AgentFactory()
+    ticket = make_ticket(requester=CustomerFactory(email="req@client.example"), subject="Printer on fire")
+    ticket_reply_and_solve = _solve(ticket, agent)
+    mail.outbox.clear()
+    return ticket_reply_and_solve, agent
+
+
+def test_a_follow_up_goes_once_after_the_delay_even_if_solved_twice(solved_ticket, django_capture_on_commit_callbacks):
+    ticket, agent = solved_ticket
+    with django_capture_on_commit_callbacks(execute=True):
+        assert followups_run()["planned"] == 0  # too early
+        later = ticket.solved_at + dt.timedelta(hours=24, minutes=1)
+        assert followups_run(now=later)["planned"] == 1
+        assert followups_run(now=later)["planned"] == 0
+    assert [m.to[0] for m in mail.outbox] == ["req@client.example"]
+    assert mail.outbox[0].subject == f"How did we do with {ticket.reference}?"
+    assert "/help/survey/" in mail.outbox[0].body
+    # reopened and solved again: still one follow-up
+    from tickets.services import ticket_customer_reply
+
+    ticket_customer_reply(ticket=ticket, body="Again!")
+    ticket = _solve(ticket, agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        followups_run(now=ticket.solved_at + dt.timedelta(hours=25))
+    assert FollowUp.objects.count() == 1
+    assert len([m for m in mail.outbox if "How did we do" in m.subject]) == 1
+
+
+def test_a_bad_rating_reopens_the_ticket_with_the_comment(solved_ticket, client):
+    ticket, _ = solved_ticket
+    followups_run(now=ticket.solved_at + dt.timedelta(hours=25))
+    follow_up = FollowUp.objects.get()
+    url = f"/help/survey/{survey_token(follow_up.pk)}/"
+    page = client.get(url + "?rating=bad")
+    assert page.status_code == 200
+    assert 'value="bad" required id="id_rating_1" checked' in page.content.decode()
+    response = client.post(url, {"rating": "bad", "comment": "Still <b>burning</b>"})
+    assert response.status_code == 200
+    ticket.refresh_from_db()
+    assert ticket.status == "open"
+    last = ticket.messages.filter(is_internal=False).order_by("-id").first()
+    assert last.body == "Still <b>burning</b>"
+    assert not last.by_agent
+    assert "<b>" not in last.body_html
+    follow_up.refresh_from_db()
+    assert (follow_up.rating, follow_up.reopened) == ("bad", True)
+    assert ticket.messages.filter(is_internal=True, body__startswith="Satisfaction survey: **Bad**").exists()
+    # answering again changes nothing
+    again = client.post(url, {"rating": "good"})
+    assert again.status_code == 400
+    follow_up.refresh_from_db()
+    assert follow_up.rating == "bad"
+
+
+def test_still_not_fixed_reopens_even_with_a_good_rating(solved_ticket):
+    ticket, _ = solved_ticket
+    followups_run(now=ticket.solved_at + dt.timedelta(hours=25))
+    survey_answer(follow_up=FollowUp.objects.get(), rating="good", still_broken=True)
+    ticket.refresh_from_db()
+    assert ticket.status == "open"
+
+
+def test_a_good_rating_keeps_the_ticket_solved(solved_ticket):
+    ticket, _ = solved_ticket
+    followups_run(now=ticket.solved_at + dt.timedelta(hours=25))
+    survey_answer(follow_up=FollowUp.objects.get(), rating="good", comment="Thanks")
+    ticket.refresh_from_db()
+    assert ticket.status == "solved"
+
+
+def test_a_tampered_survey_link_is_a_404(solved_ticket, client):
+    ticket, _ = solved_ticket
+    followups_run(now=ticket.solved_at + dt.timedelta(hours=25))
+    token = survey_token(FollowUp.objects.get().pk)
+    assert client.post(f"/help/survey/{token[:-1]}x/", {"rating": "bad"}).status_code == 404
+    ticket.refresh_from_db()
+    assert ticket.status == "solved"
