@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.authtoken.views import obtain_auth_token
 
 from core import views as core_views
+from core.ratelimit import ratelimit
 from customers import urls as customers_urls
 from customers.forms import LedgerPasswordResetForm
 from knowledge import urls as knowledge_urls
@@ -19,12 +20,15 @@ APPS = [customers_urls, knowledge_urls, tickets_urls, outreach_urls, playbooks_u
 admin.site.site_header = "Helpdesk administration"
 admin.site.site_title = "Helpdesk admin"
 
+# sign-in and password reset are public forms: a client gets RATELIMIT_SIGN_IN posts a window, then a 429
+limited = ratelimit(key="ip", rate="RATELIMIT_SIGN_IN", methods=("POST",), group="accounts")
+
 accounts = [
-    path("login/", core_views.LoginView.as_view(), name="login"),
+    path("login/", limited(core_views.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(form_class=LedgerPasswordResetForm),
+        limited(auth_views.PasswordResetView.as_view(form_class=LedgerPasswordResetForm)),
         name="password_reset",
     ),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),

@@ -5,6 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from core.exceptions import ApplicationError
+from core.ratelimit import ratelimit
 from core.roles import agent_required
 from core.types import AuthedRequest
 from customers.forms import OPTIONAL_CATEGORIES, ContactPreferenceForm, SignUpForm
@@ -70,6 +71,7 @@ def preferences_view(request: AuthedRequest) -> HttpResponse:
     return render(request, "customers/preferences.html", {"form": form, "customer": customer})
 
 
+@ratelimit(key="ip", rate="RATELIMIT_SIGN_IN", methods=("POST",), group="accounts")
 def sign_up_view(request: HttpRequest) -> HttpResponse:
     """A customer opens a help-center account; their existing customer record is linked to it."""
     if request.user.is_authenticated:

@@ -4,6 +4,16 @@ from django.test import Client
 from tests.factories import AgentFactory, CustomerUserFactory, ManagerFactory
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters and cached values never leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def agent(db):
     return AgentFactory()

@@ -84,3 +84,14 @@ def test_pages_carry_csrf_for_htmx_and_load_htmx_from_static(agent_client):
     assert "/static/vendor/htmx-2.0.11.min.js" in body
     assert "unpkg" not in body
     assert "cdn" not in body.lower()
+
+
+@pytest.mark.parametrize("url_name", ["login", "password_reset", "help-sign-up"])
+def test_public_account_forms_are_rate_limited_per_client(client, settings, url_name):
+    settings.HELPDESK = {**settings.HELPDESK, "RATELIMIT_SIGN_IN": "3/m"}
+    for _ in range(3):
+        assert client.post(reverse(url_name), {"username": "x@y.example", "email": "x@y.example"}).status_code != 429
+    response = client.post(reverse(url_name), {"username": "x@y.example", "email": "x@y.example"})
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert client.get(reverse(url_name)).status_code == 200  # reading the form is never limited
