@@ -6,7 +6,7 @@ from django import forms
 from django.db.models import QuerySet
 
 from core.models import User
-from tickets.models import Kind, Priority, Queue, Status
+from tickets.models import CustomField, Kind, Priority, Queue, Status
 
 SORTS = [("priority", "Priority"), ("updated", "Recently updated"), ("sla", "SLA due")]
 
@@ -73,6 +73,19 @@ class ReplyForm(forms.Form):
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
 
 
+def _custom_form_field(definition: CustomField) -> forms.Field:
+    common = {"label": definition.label, "required": False}
+    if definition.type == CustomField.Type.NUMBER:
+        return forms.DecimalField(**common)
+    if definition.type == CustomField.Type.DATE:
+        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+    if definition.type == CustomField.Type.CHOICE:
+        return forms.ChoiceField(choices=[("", "—"), *[(c, c) for c in definition.choices or []]], **common)
+    if definition.type == CustomField.Type.CHECKBOX:
+        return forms.BooleanField(**common)
+    return forms.CharField(max_length=2000, **common)
+
+
 class PropertiesForm(forms.Form):
     status = forms.ChoiceField(choices=[c for c in Status.choices if c[0] != Status.CLOSED])
     priority = forms.ChoiceField(choices=Priority.choices)
@@ -80,15 +93,41 @@ class PropertiesForm(forms.Form):
     queue = forms.ModelChoiceField(queryset=Queue.objects.filter(is_active=True), empty_label=None)
     assignee = forms.ModelChoiceField(required=False, queryset=User.objects.none(), empty_label="Unassigned")
     tags = forms.CharField(required=False, max_length=500, help_text="Separate with spaces or commas.")
+    ccs = forms.CharField(required=False, max_length=2000, label="CCs", help_text="E-mail addresses, comma-separated.")
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, custom_fields: list[CustomField] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = agents_queryset()
+        self.custom_definitions = list(custom_fields or [])
+        for definition in self.custom_definitions:
+            self.fields[f"cf_{definition.key}"] = _custom_form_field(definition)
 
     def clean_tags(self) -> list[str]:
         raw = self.cleaned_data["tags"].replace(",", " ")
         return sorted({tag.strip().lower() for tag in raw.split() if tag.strip()})
+
+    def clean_ccs(self) -> list[str]:
+        emails = [e.strip().lower() for e in self.cleaned_data["ccs"].replace(";", ",").replace(" ", ",").split(",")]
+        emails = [e for e in emails if e]
+        validator = forms.EmailField()
+        for email in emails:
+            validator.clean(email)
+        return sorted(set(emails))
+
+    def custom_values(self) -> dict[str, Any]:
+        """The custom fields' values keyed as the ticket stores them (JSON scalars)."""
+        values: dict[str, Any] = {}
+        for definition in self.custom_definitions:
+            value = self.cleaned_data.get(f"cf_{definition.key}")
+            if definition.type == CustomField.Type.DATE and value:
+                value = value.isoformat()
+            elif definition.type == CustomField.Type.NUMBER and value is not None:
+                value = float(value)
+            elif definition.type == CustomField.Type.CHECKBOX:
+                value = bool(value)
+            values[definition.key] = value if value not in ("",) else None
+        return values
 
 
 class MergeForm(forms.Form):

@@ -30,6 +30,7 @@ from tickets.models import Priority, Status
 from tickets.selectors import (
     BUILTIN_VIEWS,
     attachment_get_for,
+    custom_fields_active,
     macro_get_for,
     macros_for,
     saved_view_get_for,
@@ -259,7 +260,11 @@ def _detail_context(request: AuthedRequest, ticket: Any, **extra: Any) -> dict[s
 
 def _properties_form(ticket: Any, data: Any = None, *, error: str = "") -> PropertiesForm:
     """The side panel's form; with ``error``, bound to the ticket's current values and showing why."""
+    definitions = list(custom_fields_active())
+    values = ticket.custom_fields or {}
     initial = {
+        **{f"cf_{d.key}": values.get(d.key) for d in definitions},
+        "ccs": ", ".join(sorted(c.email for c in ticket.ccs.all())),
         "status": ticket.status,
         "priority": ticket.priority,
         "kind": ticket.kind,
@@ -269,11 +274,11 @@ def _properties_form(ticket: Any, data: Any = None, *, error: str = "") -> Prope
         "expected_version": ticket.version,
     }
     if error:
-        form = PropertiesForm(initial)
+        form = PropertiesForm({k: v for k, v in initial.items() if v is not None}, custom_fields=definitions)
         form.is_valid()
         form.add_error(None, error)
         return form
-    return PropertiesForm(data, initial=initial)
+    return PropertiesForm(data, initial=initial, custom_fields=definitions)
 
 
 @agent_required
@@ -373,6 +378,7 @@ def ticket_update_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
+            ccs = [customer_get_or_create(email=email)[0] for email in data["ccs"]]
             ticket = ticket_update(
                 ticket=ticket,
                 actor=request.user,
@@ -383,6 +389,8 @@ def ticket_update_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
                 queue=data["queue"],
                 assignee=data["assignee"],
                 tags=data["tags"],
+                ccs=ccs,
+                custom_fields=form.custom_values(),
             )
         except ApplicationError as exc:
             ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)

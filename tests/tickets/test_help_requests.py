@@ -177,3 +177,12 @@ def test_submitting_is_rate_limited(client, settings):
     response = client.post(reverse("help-request-create"), {"email": "x", "subject": "", "description": ""})
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
+
+
+def test_the_product_chosen_tags_the_request(customer_client):
+    from tests.factories import ProductFactory
+
+    product = ProductFactory(name="Billing", slug="billing")
+    customer_client.post(reverse("help-request-create"), {"subject": "Invoice", "description": "Wrong VAT",
+                                                          "product": product.pk})  # fmt: skip
+    assert list(Ticket.objects.get().tags.values_list("name", flat=True)) == ["product-billing"]

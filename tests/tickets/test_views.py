@@ -341,3 +341,52 @@ def test_user_text_is_escaped_in_the_queue_and_the_ticket(agent_client, queue):
     ticket_body = agent_client.get(reverse("agent-ticket-detail", args=[ticket.pk])).content.decode()
     assert "<img src=x onerror" not in queue_body
     assert "<script>alert(2)</script>" not in ticket_body
+
+
+def test_inline_edit_sets_ccs_and_typed_custom_fields(agent_client, ticket, htmx_headers):
+    from tickets.models import CustomField
+
+    CustomField.objects.create(key="plan_seats", label="Seats", type="number")
+    CustomField.objects.create(key="due", label="Due", type="date")
+    CustomField.objects.create(key="area", label="Area", type="choice", choices=["billing", "login"])
+    data = {
+        "status": ticket.status,
+        "priority": "normal",
+        "kind": "question",
+        "queue": ticket.queue_id,
+        "assignee": "",
+        "tags": "",
+        "ccs": "Boss@Client.example, ops@client.example",
+        "cf_plan_seats": "25",
+        "cf_due": "2026-12-01",
+        "cf_area": "login",
+        "expected_version": ticket.version,
+    }
+    response = agent_client.post(reverse("agent-ticket-update", args=[ticket.pk]), data, headers=htmx_headers)
+    assert "Saved." in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.custom_fields == {"plan_seats": 25, "due": "2026-12-01", "area": "login"}
+    assert sorted(ticket.ccs.values_list("email", flat=True)) == ["boss@client.example", "ops@client.example"]
+
+
+def test_a_bad_custom_field_value_is_refused_and_nothing_changes(agent_client, ticket, htmx_headers):
+    from tickets.models import CustomField
+
+    CustomField.objects.create(key="area", label="Area", type="choice", choices=["billing", "login"])
+    data = {
+        "status": ticket.status,
+        "priority": "high",
+        "kind": "question",
+        "queue": ticket.queue_id,
+        "assignee": "",
+        "tags": "",
+        "ccs": "not an email",
+        "cf_area": "nope",
+        "expected_version": ticket.version,
+    }
+    response = agent_client.post(reverse("agent-ticket-update", args=[ticket.pk]), data, headers=htmx_headers)
+    body = response.content.decode()
+    assert "Select a valid choice" in body
+    assert "Enter a valid email address." in body
+    ticket.refresh_from_db()
+    assert ticket.priority == "normal"

@@ -60,7 +60,6 @@ def request_submit(
         subject=subject,
         body=body,
         channel=Channel.WEB,
-        custom_fields={"product": product.slug} if product else None,
         tags=[f"product-{product.slug}"] if product else (),
         attachments=attachments,
     )
