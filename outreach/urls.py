@@ -52,5 +52,7 @@ help_urlpatterns = [
     path("status/", views.status_view, name="help-status"),
     path("unsubscribe/<str:token>/", views.unsubscribe_view, name="help-unsubscribe"),
     path("survey/<str:token>/", views.survey_view, name="help-survey"),
+    path("requests/<int:ticket_id>/rate/", views.request_rating_view, name="help-request-rate"),
+    path("r/<str:token>/rate/", views.request_rating_view, name="help-request-link-rate"),
 ]
 urlpatterns: list = []

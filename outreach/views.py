@@ -3,8 +3,9 @@
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -351,3 +352,24 @@ def survey_view(request: HttpRequest, token: str) -> HttpResponse:
             return render(request, "outreach/survey.html", {"done": True, "follow_up": follow_up})
     status = 400 if request.method == "POST" else 200
     return render(request, "outreach/survey.html", {"form": form, "follow_up": follow_up}, status=status)
+
+
+def request_rating_view(request: HttpRequest, ticket_id: int | None = None, token: str = "") -> HttpResponse:
+    """The "rate our support" link of a solved request in the help center: opens its survey."""
+    from outreach.services.followups import followup_open, survey_token  # noqa: PLC0415
+    from tickets.selectors import request_from_link, ticket_get_for  # noqa: PLC0415
+
+    if token:
+        ticket = request_from_link(token=token)
+    elif not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={request.path}")
+    else:
+        ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+        if ticket.requester.user_id != request.user.pk:  # a colleague's shared request is theirs to rate
+            raise Http404
+    try:
+        follow_up = followup_open(ticket=ticket)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("help-request-link", args=[token]) if token else ticket.get_absolute_help_url())
+    return redirect("help-survey", token=survey_token(follow_up.pk))

@@ -396,6 +396,10 @@ class Ticket(models.Model):
         except NoReverseMatch:  # the pages are mounted by the tickets URLconf once it has them
             return f"/agent/tickets/{self.pk}/"
 
+    def get_absolute_help_url(self) -> str:
+        """The requester's page of this ticket in the help center."""
+        return reverse("help-request-detail", args=[self.pk])
+
     @property
     def reference(self) -> str:
         return f"#{self.number}"

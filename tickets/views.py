@@ -17,6 +17,9 @@ from core.types import AuthedRequest
 from customers.selectors import customer_deliveries, customer_id_by_email
 from customers.services import customer_get_or_create
 from tickets.forms import (
+    SORTS as SORT_CHOICES,
+)
+from tickets.forms import (
     BulkForm,
     MergeForm,
     PropertiesForm,
@@ -26,13 +29,14 @@ from tickets.forms import (
     TicketFilterForm,
     agents_queryset,
 )
-from tickets.models import Priority, Status
+from tickets.models import Kind, Priority, Status
 from tickets.selectors import (
     BUILTIN_VIEWS,
     attachment_get_for,
     custom_fields_active,
     macro_get_for,
     macros_for,
+    queues_for,
     saved_view_get_for,
     saved_views_for,
     ticket_get_by_number_for,
@@ -112,6 +116,11 @@ def _queue_context(request: AuthedRequest) -> dict[str, Any]:
         "agents": agents_queryset(),
         "statuses": Status.choices,
         "priorities": Priority.choices,
+        "kinds": Kind.choices,
+        "sorts": SORT_CHOICES,
+        "queues": queues_for(viewer=request.user),
+        # rows link to /agent/tickets/<id>/: reversed once, not 50 times
+        "ticket_base_url": reverse("agent-ticket-detail", args=[0])[: -len("0/")],
     }
 
 
@@ -120,7 +129,7 @@ def ticket_queue_view(request: AuthedRequest) -> HttpResponse:
     context = _queue_context(request)
     if request.htmx and request.GET.get("changed_since"):
         # the periodic refresh: only the rows that changed, swapped in place by id
-        return render(request, "tickets/partials/_queue_refresh.html", context)
+        return render(request, "tickets/ticket_queue.html#refresh", context)
     if request.htmx and (request.GET.get("cursor") or request.htmx.target == "queue-results"):
         return render(request, "tickets/ticket_queue.html#results", context)
     return render(request, "tickets/ticket_queue.html", context)

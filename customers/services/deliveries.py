@@ -299,6 +299,30 @@ def _release(rows: list[Delivery], token: uuid.UUID, error: str) -> None:
             _enqueue_on_commit({queue: ids}, countdown=delay)
 
 
+def _transmit(connection: Any, message: EmailMultiAlternatives) -> None:
+    """One message over an open connection. For SMTP, straight to ``sendmail`` (Django's backend adds
+    per-call locking and address re-parsing we do not need on a connection this task owns)."""
+    smtp = getattr(connection, "connection", None)
+    if isinstance(smtp, smtplib.SMTP):
+        smtp.sendmail(message.from_email, message.recipients(), message.message().as_bytes(linesep="\r\n"))
+    else:
+        connection.send_messages([message])
+
+
+def _mark_sent(pk: int, token: uuid.UUID) -> int:
+    """The hottest statement of a fan-out, so plain SQL: the ORM's update() costs several times more CPU."""
+    table = Delivery._meta.db_table
+    prepared_token = Delivery._meta.get_field("claim_token").get_db_prep_value(token, db_connection)
+    now = Delivery._meta.get_field("sent_at").get_db_prep_value(timezone.now(), db_connection)
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, sent_at = %s, updated_at = %s, claim_token = NULL, last_error = '' "  # noqa: S608
+            "WHERE id = %s AND claim_token = %s",
+            [Delivery.Status.SENT, now, now, pk, prepared_token],
+        )
+        return cursor.rowcount
+
+
 def _claim(delivery_ids: Iterable[int]) -> tuple[uuid.UUID, list[Delivery]]:
     token = uuid.uuid4()
     now = timezone.now()
@@ -359,7 +383,7 @@ def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
     try:
         for index, row in enumerate(emails):
             try:
-                connection.send_messages([build_email(row, connection)])
+                _transmit(connection, build_email(row, connection))
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 if _classify(exc) is _Permanent:
@@ -375,10 +399,7 @@ def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
                 break
             else:
                 # marked one by one the moment the server accepted it: a killed worker re-sends at most one
-                Delivery.objects.filter(pk=row.pk, claim_token=token).update(
-                    status=Delivery.Status.SENT, sent_at=timezone.now(), claim_token=None, last_error=""
-                )
-                counts["sent"] += 1
+                counts["sent"] += _mark_sent(row.pk, token)
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection may fail; nothing is left to do
             connection.close()

@@ -122,3 +122,13 @@ def survey_answer(*, follow_up: FollowUp, rating: str, comment: str = "", still_
 
 def followup_for_ticket(*, ticket_id: int) -> Any:
     return FollowUp.objects.filter(ticket_id=ticket_id).first()
+
+
+@transaction.atomic
+def followup_open(*, ticket: Ticket) -> FollowUp:
+    """The ticket's survey when its requester rates it from the help center, before or instead of the
+    check-in e-mail (which is then not sent: the requester has already answered). One per ticket."""
+    if ticket.status not in ("solved", "closed"):
+        raise ApplicationError("You can rate a request once it is solved.")
+    follow_up, _ = FollowUp.objects.get_or_create(ticket=ticket, defaults={"customer": ticket.requester})
+    return follow_up

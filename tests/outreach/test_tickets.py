@@ -192,3 +192,35 @@ def test_a_tampered_survey_link_is_a_404(solved_ticket, client):
     assert client.post(f"/help/survey/{token[:-1]}x/", {"rating": "bad"}).status_code == 404
     ticket.refresh_from_db()
     assert ticket.status == "solved"
+
+
+def test_a_requester_rates_a_solved_request_from_my_requests(customer_client, customer_user):
+    from django.urls import reverse
+
+    from outreach.models import FollowUp
+    from tests.tickets.factories import QueueFactory, make_ticket
+    from tickets.services.requests import ticket_customer_solve
+
+    ticket = make_ticket(queue=QueueFactory(), requester=customer_user.customer)
+    assert customer_client.get(reverse("help-request-rate", args=[ticket.pk])).status_code == 302
+    assert not FollowUp.objects.exists()  # not solved yet: nothing to rate
+    ticket_customer_solve(ticket=ticket, customer=customer_user.customer)
+    page = customer_client.get(reverse("help-request-detail", args=[ticket.pk])).content.decode()
+    assert "Rate our support" in page
+    response = customer_client.get(reverse("help-request-rate", args=[ticket.pk]))
+    assert response.status_code == 302
+    survey = customer_client.post(response["Location"], {"rating": "good", "comment": "Quick and kind"})
+    assert survey.status_code == 200
+    follow_up = FollowUp.objects.get(ticket=ticket)
+    assert (follow_up.rating, follow_up.comment) == ("good", "Quick and kind")
+
+
+def test_another_customer_cannot_rate_my_request(client, customer_user):
+    from django.urls import reverse
+
+    from tests.factories import CustomerUserFactory
+    from tests.tickets.factories import QueueFactory, make_ticket
+
+    ticket = make_ticket(queue=QueueFactory(), requester=customer_user.customer)
+    client.force_login(CustomerUserFactory())
+    assert client.get(reverse("help-request-rate", args=[ticket.pk])).status_code == 404

@@ -186,3 +186,14 @@ def test_the_product_chosen_tags_the_request(customer_client):
     customer_client.post(reverse("help-request-create"), {"subject": "Invoice", "description": "Wrong VAT",
                                                           "product": product.pk})  # fmt: skip
     assert list(Ticket.objects.get().tags.values_list("name", flat=True)) == ["product-billing"]
+
+
+def test_opening_a_suggested_article_without_submitting_is_a_deflection(client):
+    article = ArticleFactory(title="Exporting your data to CSV", status="published")
+    client.get(reverse("help-request-suggest"), {"subject": "export csv"}, headers={"HX-Request": "true"})
+    log = SearchLog.objects.get()
+    client.get(reverse("help-article", args=[article.slug]), {"s": log.pk})
+    log.refresh_from_db()
+    assert log.opened_article_id == article.pk
+    assert log.ticket_id is None  # opened, no request followed: deflected
+    assert SearchLog.objects.filter(source="request", opened_article__isnull=False, ticket_id__isnull=True).count() == 1

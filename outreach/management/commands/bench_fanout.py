@@ -13,6 +13,7 @@ this process, declares the incident through ``incident_declare`` and polls the D
 """
 
 import io
+import logging
 import threading
 import time
 from typing import Any
@@ -45,6 +46,7 @@ class Command(BaseCommand):
         parser.add_argument("--organizations", type=int, default=200)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
         name = settings.DATABASES["default"]["NAME"]
         if connection.vendor != "postgresql" or "bench" not in str(name):
             raise CommandError("Run it against a PostgreSQL database whose name contains 'bench'.")
