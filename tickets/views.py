@@ -32,6 +32,7 @@ from tickets.forms import (
 from tickets.models import Kind, Priority, Status
 from tickets.selectors import (
     BUILTIN_VIEWS,
+    QUEUE_ROW_COLUMNS,
     attachment_get_for,
     custom_fields_active,
     macro_get_for,
@@ -95,6 +96,8 @@ def _queue_context(request: AuthedRequest) -> dict[str, Any]:
         cursor=params.get("cursor"),
         changed_since=changed_since,
         now=now,
+        columns=QUEUE_ROW_COLUMNS,
+        with_tags=False,
     )
     base_query = params.copy()
     base_query.pop("cursor", None)
