@@ -54,3 +54,17 @@
     if (row && !current()) row.classList.add("is-current");
   });
 })();
+
+// "Insert link" on a knowledge-base suggestion puts a markdown link to the article at the cursor of the reply
+document.addEventListener("click", (event) => {
+  const button = event.target.closest && event.target.closest("[data-insert-url]");
+  const reply = document.querySelector("#reply-body");
+  if (!button || !reply) return;
+  event.preventDefault();
+  const link = `[${button.dataset.insertTitle}](${button.dataset.insertUrl})`;
+  const start = reply.selectionStart ?? reply.value.length;
+  const end = reply.selectionEnd ?? start;
+  reply.value = reply.value.slice(0, start) + link + reply.value.slice(end);
+  reply.focus();
+  reply.selectionStart = reply.selectionEnd = start + link.length;
+});

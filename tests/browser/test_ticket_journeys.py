@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from django.core import mail
 from playwright.sync_api import expect
 
@@ -63,3 +64,22 @@ def test_inline_edit_in_the_side_panel_saves_without_a_reload(page, live_server,
     ticket.refresh_from_db()
     assert ticket.priority == "urgent"
     assert len(mail.outbox) == 0
+
+
+def test_an_agent_finds_an_article_from_the_reply_box_and_inserts_its_link(page, live_server, screenshot_on_failure):
+    from tests.knowledge.factories import ArticleFactory
+
+    agent = AgentFactory(email="alex@support.example", name="Alex Agent")
+    queue = QueueFactory(name="Support", slug="support")
+    QueueMembershipFactory(queue=queue, agent=agent)
+    ticket = make_ticket(queue=queue, subject="How do I export?")
+    article = ArticleFactory(title="Exporting your data to CSV", body="Use the export button.")
+
+    sign_in(page, live_server, "alex@support.example")
+    page.goto(f"{live_server.url}/agent/tickets/{ticket.pk}/")
+    page.get_by_label("Reply", exact=True).fill("Here is how: ")
+    page.get_by_placeholder("Search the knowledge base").fill("export")
+    page.get_by_role("button", name="Insert link").first.click()
+    expect(page.get_by_label("Reply", exact=True)).to_have_value(
+        f"Here is how: [Exporting your data to CSV]({settings.SITE_URL}{article.get_absolute_url()})"
+    )
