@@ -109,6 +109,7 @@ def _queue_context(request: AuthedRequest) -> dict[str, Any]:
         "page": page,
         "now": now,
         "view": view,
+        "sort": sort,
         "view_label": saved.name if saved else BUILTIN_VIEWS.get(view, "Search results"),
         "saved_view": saved,
         "builtin_views": list(BUILTIN_VIEWS.items()),

@@ -394,3 +394,10 @@ def test_a_bad_custom_field_value_is_refused_and_nothing_changes(agent_client, t
     assert "Enter a valid email address." in body
     ticket.refresh_from_db()
     assert ticket.priority == "normal"
+
+
+def test_the_sort_in_effect_is_the_one_shown(agent_client, ticket):
+    body = agent_client.get(reverse("agent-home"), {"view": "all_open"}).content.decode()
+    assert '<option value="updated" selected>' in body
+    body = agent_client.get(reverse("agent-home"), {"view": "all_open", "sort": "sla"}).content.decode()
+    assert '<option value="sla" selected>' in body
