@@ -115,6 +115,11 @@ class PropertiesForm(forms.Form):
             validator.clean(email)
         return sorted(set(emails))
 
+    def other_fields(self) -> list[forms.BoundField]:
+        """The fields the template does not write out by hand (tags, CCs, custom fields)."""
+        written = {"status", "priority", "kind", "queue", "assignee", "expected_version"}
+        return [field for field in self.visible_fields() if field.name not in written]
+
     def custom_values(self) -> dict[str, Any]:
         """The custom fields' values keyed as the ticket stores them (JSON scalars)."""
         values: dict[str, Any] = {}

@@ -37,6 +37,7 @@ from tickets.selectors import (
     custom_fields_active,
     macro_get_for,
     macros_for,
+    queues_active,
     queues_for,
     saved_view_get_for,
     saved_views_for,
@@ -265,10 +266,22 @@ def _detail_context(request: AuthedRequest, ticket: Any, **extra: Any) -> dict[s
         "opened_version": ticket.version,
         "reply_form": ReplyForm(initial={"expected_version": ticket.version}),
         "properties_form": _properties_form(ticket),
+        **_property_choices(request),
         "merge_form": MergeForm(initial={"expected_version": ticket.version}),
     }
     context.update(extra)
     return context
+
+
+def _property_choices(request: AuthedRequest) -> dict[str, Any]:
+    """What the side panel's selects offer."""
+    return {
+        "settable_statuses": [c for c in Status.choices if c[0] != Status.CLOSED],
+        "priorities": Priority.choices,
+        "kinds": Kind.choices,
+        "queues": queues_active(),
+        "agents": agents_queryset(),
+    }
 
 
 def _properties_form(ticket: Any, data: Any = None, *, error: str = "") -> PropertiesForm:
@@ -426,7 +439,13 @@ def ticket_update_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     return render(
         request,
         "tickets/ticket_detail.html#properties",
-        {"ticket": ticket, "properties_form": form, "properties_saved": saved, "now": timezone.now()},
+        {
+            "ticket": ticket,
+            "properties_form": form,
+            "properties_saved": saved,
+            "now": timezone.now(),
+            **_property_choices(request),
+        },
     )
 
 

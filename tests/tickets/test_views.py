@@ -401,3 +401,10 @@ def test_the_sort_in_effect_is_the_one_shown(agent_client, ticket):
     assert '<option value="updated" selected>' in body
     body = agent_client.get(reverse("agent-home"), {"view": "all_open", "sort": "sla"}).content.decode()
     assert '<option value="sla" selected>' in body
+
+
+def test_the_side_panel_offers_every_queue_and_marks_the_current_one(agent_client, ticket):
+    other_team = QueueFactory(name="Escalations", slug="escalations")
+    body = agent_client.get(reverse("agent-ticket-detail", args=[ticket.pk])).content.decode()
+    assert f'<option value="{ticket.queue_id}" selected>Support</option>' in body
+    assert f'<option value="{other_team.pk}">Escalations</option>' in body
