@@ -29,6 +29,10 @@ def customer_id_by_email(*, email: str) -> int | None:
     return Customer.objects.filter(email=email.strip().lower()).values_list("pk", flat=True).first()
 
 
+def customer_email_by_id(*, customer_id: int) -> str | None:
+    return Customer.objects.filter(pk=customer_id).values_list("email", flat=True).first()
+
+
 def customer_for_user(*, user: Any) -> Customer | None:
     if not getattr(user, "is_authenticated", False):
         return None

@@ -3,10 +3,10 @@
 from typing import Any
 
 from django import forms
-from django.db.models import QuerySet
 
 from core.models import User
 from tickets.models import CustomField, Kind, Priority, Queue, Status
+from tickets.selectors import agents_active
 
 SORTS = [("priority", "Priority"), ("updated", "Recently updated"), ("sla", "SLA due")]
 
@@ -27,10 +27,6 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-def agents_queryset() -> QuerySet[User]:
-    return User.objects.filter(is_active=True, groups__name__in=["Agents", "Managers"]).distinct().order_by("name")
-
-
 class TicketFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, label="Search")
     status = forms.MultipleChoiceField(required=False, choices=Status.choices)
@@ -48,7 +44,7 @@ class TicketFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = agents_queryset()
+        self.fields["assignee"].queryset = agents_active()
 
     def filters(self) -> dict[str, Any]:
         """The cleaned filters with empty values dropped, in the shape ``ticket_list`` takes."""
@@ -98,7 +94,7 @@ class PropertiesForm(forms.Form):
 
     def __init__(self, *args: Any, custom_fields: list[CustomField] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = agents_queryset()
+        self.fields["assignee"].queryset = agents_active()
         self.custom_definitions = list(custom_fields or [])
         for definition in self.custom_definitions:
             self.fields[f"cf_{definition.key}"] = _custom_form_field(definition)

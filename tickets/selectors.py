@@ -19,6 +19,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from core.models import User
 from core.pagination import Page, keyset_page
 from core.roles import is_agent, is_manager
 from customers.models import Customer, CustomerEvent
@@ -391,3 +392,13 @@ def request_attachment(*, ticket: Ticket, attachment_id: int) -> Attachment:
 def queues_active() -> QuerySet[Queue]:
     """Every queue a ticket can be moved to (an agent may hand a ticket to another team)."""
     return Queue.objects.filter(is_active=True).order_by("name")
+
+
+def agents_active() -> QuerySet[User]:
+    """Active agents and managers: who a ticket can be assigned to."""
+    return User.objects.filter(is_active=True, groups__name__in=["Agents", "Managers"]).distinct().order_by("name")
+
+
+def agent_by_email(*, email: str) -> Any:
+    """The active agent with this e-mail, or None."""
+    return agents_active().filter(email=email.strip().lower()).first()

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from core.exceptions import ApplicationError
 from core.roles import agent_required
 from core.types import AuthedRequest
-from customers.selectors import customer_deliveries, customer_id_by_email
+from customers.selectors import customer_deliveries, customer_email_by_id, customer_id_by_email
 from customers.services import customer_get_or_create
 from tickets.forms import (
     SORTS as SORT_CHOICES,
@@ -27,12 +27,13 @@ from tickets.forms import (
     SavedViewForm,
     TicketCreateForm,
     TicketFilterForm,
-    agents_queryset,
 )
 from tickets.models import Kind, Priority, Status
 from tickets.selectors import (
     BUILTIN_VIEWS,
     QUEUE_ROW_COLUMNS,
+    agent_by_email,
+    agents_active,
     attachment_get_for,
     custom_fields_active,
     macro_get_for,
@@ -66,26 +67,30 @@ from tickets.services import (
 DEFAULT_VIEW = "mine"
 
 
-def _queue_context(request: AuthedRequest) -> dict[str, Any]:
+def _queue_context(request: AuthedRequest, params: QueryDict | None = None) -> dict[str, Any]:
     """Read the queue's view, filters, sort and cursor from the query string and load one page."""
-    params = request.GET
+    params = request.GET if params is None else params
     saved = (
         saved_view_get_for(viewer=request.user, view_id=int(params["saved"]))
         if params.get("saved", "").isdigit()
         else None
     )
-    data = params.copy()
-    if saved is not None and not any(key in params for key in ("q", "status", "priority", "queue", "sort")):
-        for key, value in saved.filters.items():
-            data.setlist(key, value if isinstance(value, list) else [value])
-    form = TicketFilterForm(data)
-    filters = form.filters()
-    view = data.get("view") or ("" if saved else DEFAULT_VIEW)
+    if saved is not None and not any(key in params for key in (*TicketFilterForm.base_fields, "view")):
+        # a saved view holds ticket_list's own filters; the form only shows them
+        stored = dict(saved.filters)
+        view = stored.pop("view", "") or ""
+        stored_sort = stored.pop("sort", "") or "updated"
+        filters = stored
+        form = TicketFilterForm(_form_data(filters, view=view, sort=stored_sort, viewer=request.user))
+    else:
+        form = TicketFilterForm(params)
+        filters = form.filters()
+        view = params.get("view", DEFAULT_VIEW)
+        if "requester" in filters:
+            filters["requester"] = customer_id_by_email(email=filters["requester"]) or 0
+        if filters.pop("unassigned", False):
+            filters["assignee"] = "none"
     view = view if view in BUILTIN_VIEWS else ""
-    if "requester" in filters:
-        filters["requester"] = customer_id_by_email(email=filters["requester"]) or 0
-    if filters.pop("unassigned", False):
-        filters["assignee"] = "none"
     sort = (form.cleaned_data.get("sort") if form.is_valid() else None) or "updated"
     changed_since = parse_datetime(params.get("changed_since", "")) if params.get("changed_since") else None
     now = timezone.now()
@@ -103,9 +108,7 @@ def _queue_context(request: AuthedRequest) -> dict[str, Any]:
     base_query = params.copy()
     base_query.pop("cursor", None)
     base_query.pop("changed_since", None)
-    saved_filters = {**{k: v for k, v in filters.items() if k != "requester"}, "view": view, "sort": sort}
-    if "requester" in form.filters():
-        saved_filters["requester_email"] = form.filters()["requester"]
+    saved_filters = {**filters, "view": view, "sort": sort}
     return {
         "page": page,
         "now": now,
@@ -118,7 +121,7 @@ def _queue_context(request: AuthedRequest) -> dict[str, Any]:
         "filter_form": form,
         "filters_json": json.dumps(saved_filters, default=str),
         "base_query": base_query.urlencode(),
-        "agents": agents_queryset(),
+        "agents": agents_active(),
         "statuses": Status.choices,
         "priorities": Priority.choices,
         "kinds": Kind.choices,
@@ -127,6 +130,19 @@ def _queue_context(request: AuthedRequest) -> dict[str, Any]:
         # rows link to /agent/tickets/<id>/: reversed once, not 50 times
         "ticket_base_url": reverse("agent-ticket-detail", args=[0])[: -len("0/")],
     }
+
+
+def _form_data(filters: dict[str, Any], *, view: str, sort: str, viewer: Any) -> QueryDict:
+    """ticket_list's filters as the filter form's query string (requester id -> e-mail, "none" -> unassigned)."""
+    data = QueryDict(mutable=True)
+    data.update({"view": view, "sort": sort})
+    for key, value in filters.items():
+        if key == "requester":
+            value = customer_email_by_id(customer_id=int(value)) or ""
+        elif key == "assignee" and value in ("none", "me"):
+            key, value = ("unassigned", "on") if value == "none" else ("assignee", viewer.pk)
+        data.setlist(key, [str(v) for v in value] if isinstance(value, list) else [str(value)])
+    return data
 
 
 @agent_required
@@ -166,8 +182,7 @@ def ticket_bulk_view(request: AuthedRequest) -> HttpResponse:
     if not request.htmx:
         messages.info(request, message)
         return redirect(f"{reverse('agent-home')}?{query}")
-    request.GET = QueryDict(query)
-    context = {**_queue_context(request), "bulk_message": message}
+    context = {**_queue_context(request, QueryDict(query)), "bulk_message": message}
     return render(request, "tickets/ticket_queue.html#results", context)
 
 
@@ -186,7 +201,7 @@ def _bulk_change(action: str, value: str) -> dict[str, Any]:
         return {"add_tags": [value]}
     if not value or value in {"none", "nobody", "-"}:
         return {"assignee": None}
-    agent = agents_queryset().filter(email=value.lower()).first()
+    agent = agent_by_email(email=value)
     if agent is None:
         raise ApplicationError(f"No agent with the e-mail {value!r}.")
     return {"assignee": agent}
@@ -280,7 +295,7 @@ def _property_choices(request: AuthedRequest) -> dict[str, Any]:
         "priorities": Priority.choices,
         "kinds": Kind.choices,
         "queues": queues_active(),
-        "agents": agents_queryset(),
+        "agents": agents_active(),
     }
 
 

@@ -408,3 +408,17 @@ def test_the_side_panel_offers_every_queue_and_marks_the_current_one(agent_clien
     body = agent_client.get(reverse("agent-ticket-detail", args=[ticket.pk])).content.decode()
     assert f'<option value="{ticket.queue_id}" selected>Support</option>' in body
     assert f'<option value="{other_team.pk}">Escalations</option>' in body
+
+
+def test_a_saved_view_keeps_requester_and_unassigned_filters(agent_client, queue):
+    from tests.factories import CustomerFactory
+
+    ada = CustomerFactory(email="ada@client.example")
+    make_ticket(queue=queue, requester=ada, subject="Ada's question")
+    make_ticket(queue=queue, subject="Someone else's")
+    page = agent_client.get(reverse("agent-home"), {"view": "all_open", "requester": "ada@client.example",
+                                                    "unassigned": "on"})  # fmt: skip
+    response = agent_client.post(reverse("agent-saved-view-create"),
+                                 {"name": "Ada, unassigned", "filters": page.context["filters_json"]})  # fmt: skip
+    saved = agent_client.get(response["Location"])
+    assert [t.subject for t in saved.context["page"].items] == ["Ada's question"]

@@ -21,9 +21,8 @@ from tickets.api.serializers import (
     TicketPageSerializer,
     TicketUpdateInputSerializer,
 )
-from tickets.forms import agents_queryset
 from tickets.models import Channel
-from tickets.selectors import BUILTIN_VIEWS, SORTS, ticket_get_for, ticket_list, ticket_thread
+from tickets.selectors import BUILTIN_VIEWS, SORTS, agent_by_email, ticket_get_for, ticket_list, ticket_thread
 from tickets.services import ticket_create, ticket_customer_reply, ticket_reply, ticket_update
 
 LIST_PARAMETERS = [
@@ -129,7 +128,7 @@ class TicketDetailApi(APIView):
         changes = dict(serializer.validated_data)
         if "assignee_email" in changes:
             email = changes.pop("assignee_email")
-            assignee = agents_queryset().filter(email=email.lower()).first() if email else None
+            assignee = agent_by_email(email=email) if email else None
             if email and assignee is None:
                 raise ApplicationError("No such agent.", {"assignee_email": "no agent with this e-mail"})
             changes["assignee"] = assignee
