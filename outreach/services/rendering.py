@@ -1,7 +1,8 @@
 """Rendering templates for a customer from a string, with a context of plain dicts (never model instances).
 
-The HTML part is rendered with autoescape, so customer data inserted into it is
-escaped; the plain-text part is rendered without (it is not HTML). Templates are
+The body is plain text, rendered without autoescape; its HTML alternative is that
+text escaped and split into paragraphs, so customer data (and anything else) shows
+as typed and is never markup. The in-app body is rendered with autoescape. Templates are
 compiled once per fan-out slice and rendered per customer.
 """
 
@@ -129,7 +130,9 @@ class CompiledMessage:
         text = Context(context, autoescape=False)
         subject = " ".join(self.subject.render(text).split())
         body = self.body.render(text)
-        html = linebreaks(self.body.render(Context(context, autoescape=True)), autoescape=False)
+        # the body is plain text: its HTML alternative is that text escaped, so both parts show the same
+        # words and customer data is escaped; one render instead of two (a fan-out renders 100,000 times)
+        html = linebreaks(body, autoescape=True)
         in_app_body = self.in_app_body.render(Context(context, autoescape=True)) if in_app else ""
         return Rendered(subject=subject, body=body, html_body=html, in_app_body=in_app_body)
 

@@ -1,5 +1,7 @@
 import datetime as dt
 import smtplib
+from email import message_from_bytes
+from email.header import decode_header, make_header
 
 import pytest
 from django.core import mail
@@ -8,7 +10,7 @@ from django.utils import timezone
 
 from customers.models import ContactPreference, Delivery
 from customers.services import DeliveryDraft, deliver, deliver_many, deliveries_send, deliveries_sweep
-from customers.services.deliveries import quiet_hours_end
+from customers.services.deliveries import build_email, quiet_hours_end
 from tests.factories import CustomerFactory
 from tests.smtp import SmtpServer
 
@@ -275,3 +277,59 @@ def test_headers_are_kept_on_the_email():
     deliveries_send(delivery_ids=[delivery.pk])
     assert mail.outbox[0].extra_headers["List-Unsubscribe"] == "<https://x/unsub>"
     assert mail.outbox[0].extra_headers["Message-ID"].endswith("@acme.example>")
+
+
+# --- the bytes sent over SMTP (customers.services.mime) ------------------------------------
+
+LONG_LINE = "word " * 300  # 1,500 characters on one line: more than SMTP allows, so quoted-printable
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "html_body", "recipient"),
+    [
+        ("Hello", "Plain ASCII.\n\nSecond paragraph.\n.\nA lone dot above.", "<p>Plain</p>", "ann@example.com"),
+        ("Panne en cours : réseau ⚡", "Bonjour Zoë,\n\nle réseau est coupé.", "<p>Bonjour Zoë</p>", "zoe@example.com"),
+        ("Long", LONG_LINE, "", "long@example.com"),
+        ("Idn", "Body", "", "ann@exämple.com"),
+    ],
+)
+@override_settings(DEFAULT_FROM_EMAIL="Équipe Support <help@acme.example>")
+def test_the_smtp_bytes_say_what_djangos_message_says(smtp, subject, body, html_body, recipient):
+    delivery = deliver(
+        key=f"mime-{subject}",
+        category="announcement",
+        subject=subject,
+        body=body,
+        html_body=html_body,
+        recipient=recipient,
+        headers={"List-Unsubscribe": "<https://help.example/u/" + "x" * 120 + ">"},
+    )
+    assert deliveries_send(delivery_ids=[delivery.pk])["sent"] == 1
+    (received,) = smtp.messages
+    expected = message_from_bytes(build_email(delivery).message().as_bytes())
+
+    def parts(message):
+        return {
+            part.get_content_type(): part.get_payload(decode=True).decode().replace("\r\n", "\n").rstrip("\n")
+            for part in message.walk()
+            if not part.is_multipart()
+        }
+
+    def header(message, name):
+        return " ".join(str(make_header(decode_header(message[name]))).split())  # unfolded
+
+    for name in ("Subject", "From", "To", "Message-ID", "List-Unsubscribe"):
+        assert header(received, name) == header(expected, name), name
+    assert header(received, "Subject") == subject
+    assert header(received, "From") == "Équipe Support <help@acme.example>"
+    assert parts(received) == parts(expected)
+    assert parts(received)["text/plain"] == body.rstrip("\n")
+    assert all(len(line) <= 998 for line in received.as_bytes().split(b"\n"))
+
+
+def test_a_line_break_in_a_header_value_cannot_add_a_header(smtp):
+    delivery = _deliver(CustomerFactory(), headers={"X-Note": "a\r\nBcc: evil@example.com"})
+    assert deliveries_send(delivery_ids=[delivery.pk])["sent"] == 1
+    (received,) = smtp.messages
+    assert received["Bcc"] is None
+    assert received["X-Note"] == "a Bcc: evil@example.com"
