@@ -68,6 +68,10 @@ class Command(BaseCommand):
                 "queue: search a rare phrase 'certificate sso'",
                 lambda: as_agent.get("/agent/", {"view": "all_open", "q": "certificate sso"}),
             ),
+            (
+                "queue: manager, rare phrase, any status",
+                lambda: as_manager.get("/agent/", {"view": "", "q": "certificate sso"}),
+            ),
             ("queue: search 'refund', any status", lambda: as_manager.get("/agent/", {"view": "", "q": "refund"})),
             ("ticket page with thread and side panel", lambda: as_agent.get(f"/agent/tickets/{some.pk}/")),
             ("API: GET /api/v1/tickets/?view=all_open", lambda: as_agent.get("/api/v1/tickets/", {"view": "all_open"})),
