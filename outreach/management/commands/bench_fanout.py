@@ -98,6 +98,15 @@ class Command(BaseCommand):
             )
             first_created = incident.created_at
             wall = (last_sent - first_created).total_seconds() if last_sent else elapsed
+            with connection.cursor() as cursor:  # how long each customer waited for the notice
+                cursor.execute(
+                    "SELECT percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP "
+                    "(ORDER BY EXTRACT(EPOCH FROM sent_at - %s)) FROM customers_delivery "
+                    "WHERE source = %s AND status = 'sent'",
+                    [first_created, source],
+                )
+                median, p95 = cursor.fetchone()[0] or [0.0, 0.0]
+            self.stdout.write(f"declare to a customer's notice sent: median {median:.1f} s, p95 {p95:.1f} s")
             self.stdout.write(
                 self.style.SUCCESS(
                     f"recipients {n}; all planned after {planned_at or 0:.1f} s; declare to last sent {wall:.1f} s; "
