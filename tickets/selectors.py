@@ -237,14 +237,21 @@ def ticket_list(
         raise ApplicationError(f"Unknown sort {sort!r}.", {"sort": sort})
     size = max(1, min(int(size), 200))
     qs = ticket_queryset(viewer=viewer, view=view, filters=filters, changed_since=changed_since, now=now)
-    qs = qs.select_related("requester", "organization", "queue", "assignee")
-    if columns:
-        qs = qs.only(*columns)
-    if with_tags:
-        qs = qs.prefetch_related("tags")
-    if sort == "sla":
-        qs = qs.annotate(sla_key=_sla_key())
-    return keyset_page(qs, ordering=SORTS[sort], cursor=cursor, size=size)
+
+    def decorate(rows: QuerySet[Ticket]) -> QuerySet[Ticket]:
+        rows = rows.select_related("requester", "organization", "queue", "assignee")
+        if columns:
+            rows = rows.only(*columns)
+        if with_tags:
+            rows = rows.prefetch_related("tags")
+        return rows.annotate(sla_key=_sla_key()) if sort == "sla" else rows
+
+    if (filters or {}).get("q"):
+        # a search may match thousands of rows: choose the page first, then join only its rows
+        if sort == "sla":
+            qs = qs.annotate(sla_key=_sla_key())
+        return keyset_page(qs, ordering=SORTS[sort], cursor=cursor, size=size, decorate=decorate)
+    return keyset_page(decorate(qs), ordering=SORTS[sort], cursor=cursor, size=size)
 
 
 def ticket_list_saved(*, viewer: Any, saved_view: SavedView, cursor: str | None = None, size: int = 50) -> Page:

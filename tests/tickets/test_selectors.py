@@ -130,6 +130,31 @@ def test_keyset_pagination_walks_every_row_once(agent, queue):
     assert len(seen) == len(set(seen))
 
 
+@pytest.mark.parametrize("sort", ["updated", "priority", "sla"])
+def test_a_search_chooses_its_page_first_and_walks_every_match_in_order(agent, queue, sort, django_assert_num_queries):
+    policy = SLAPolicyFactory()
+    SLATargetFactory(policy=policy, priority="high", first_reply_minutes=30, resolution_minutes=600)
+    matches = [
+        make_ticket(queue=queue, subject=f"Invoice {i}", priority=["low", "high"][i % 2], tags=["billing"])
+        for i in range(7)
+    ]
+    make_ticket(queue=queue, subject="Login fails")
+    expected = [t.pk for t in ticket_list(viewer=agent, view="all_open", sort=sort, size=50).items if t in matches]
+    seen, cursor = [], None
+    while True:
+        with django_assert_num_queries(2):  # the page (keys chosen in a subquery, then joined) + tags
+            page = ticket_list(
+                viewer=agent, view="all_open", filters={"q": "invoice"}, sort=sort, cursor=cursor, size=3
+            )
+            [(t.requester.name, t.queue.name, t.assignee, list(t.tags.all())) for t in page.items]
+        seen += [t.pk for t in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == expected
+    assert len(seen) == 7
+
+
 def test_the_number_of_queries_does_not_grow_with_rows(agent, queue, django_assert_num_queries):
     for _ in range(3):
         make_ticket(queue=queue, tags=["a", "b"])
