@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, JSONField, Q
 from django.utils import timezone
 
 from customers.models import ESSENTIAL_CATEGORIES, Category, ContactPreference, Customer, Delivery
@@ -210,6 +210,20 @@ def deliver_many(*, drafts: Sequence[DeliveryDraft]) -> list[int]:
     return [pk for ids in queued.values() for pk in ids]
 
 
+@contextlib.contextmanager
+def _server_side_cursor() -> Iterator[Any]:
+    """A psycopg cursor with server-side binding on Django's connection (and in its transaction), for
+    the fan-out's hot statements: Django's cursor binds on the client, so it can neither prepare a
+    statement nor send a list as one array parameter. PostgreSQL only; it bypasses Django's query
+    logging. (Behind PgBouncer in transaction mode, prepared statements need 1.21+ and
+    ``max_prepared_statements``.)"""
+    import psycopg  # noqa: PLC0415  (PostgreSQL only)
+
+    db_connection.ensure_connection()
+    with psycopg.Cursor(db_connection.connection) as cursor:
+        yield cursor
+
+
 def _insert_new(rows: list[Delivery], now: dt.datetime) -> list[tuple[int, str, str, dt.datetime]]:
     """Insert the rows whose key is new; (id, category, status, next_attempt_at) of those inserted.
 
@@ -227,8 +241,6 @@ def _insert_new(rows: list[Delivery], now: dt.datetime) -> list[tuple[int, str, 
                 created_at=now,  # rows this call created, not older ones with the same key
             ).values_list("pk", "category", "status", "next_attempt_at")
         return inserted
-    import psycopg  # noqa: PLC0415  (PostgreSQL only)
-
     fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key and f.attname != "updated_at"]
     columns = ", ".join([f.column for f in fields] + ["updated_at"])
     arrays = ", ".join(f"%s::{f.cast_db_type(db_connection)}[]" for f in fields)
@@ -238,13 +250,12 @@ def _insert_new(rows: list[Delivery], now: dt.datetime) -> list[tuple[int, str, 
         "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, category, status, next_attempt_at"
     )
     inserted = []
-    db_connection.ensure_connection()
-    with psycopg.Cursor(db_connection.connection) as cursor:  # server-side binding: arrays go as parameters
+    with _server_side_cursor() as cursor:  # arrays go as parameters
         for start in range(0, len(rows), 1000):
             part = rows[start : start + 1000]
             values = [
                 [
-                    json.dumps(getattr(row, f.attname)) if f.attname == "headers" else getattr(row, f.attname)
+                    json.dumps(getattr(row, f.attname)) if isinstance(f, JSONField) else getattr(row, f.attname)
                     for row in part
                 ]
                 for f in fields
@@ -365,10 +376,7 @@ def _mark_sent(pk: int, token: uuid.UUID) -> int:
     )
     now = timezone.now()
     if db_connection.vendor == "postgresql":
-        import psycopg  # noqa: PLC0415  (PostgreSQL only)
-
-        db_connection.ensure_connection()
-        with psycopg.Cursor(db_connection.connection) as cursor:  # server-side binding, unlike Django's cursor
+        with _server_side_cursor() as cursor:
             cursor.execute(sql, [Delivery.Status.SENT, now, now, pk, token], prepare=True)
             return cursor.rowcount
     prepared_token = Delivery._meta.get_field("claim_token").get_db_prep_value(token, db_connection)
