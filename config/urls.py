@@ -7,7 +7,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 from core import views as core_views
 from core.ratelimit import ratelimit
 from customers import urls as customers_urls
-from customers.forms import LedgerPasswordResetForm
+from customers.forms import LedgerPasswordResetForm, VerifyingSetPasswordForm
 from knowledge import urls as knowledge_urls
 from knowledge import views as knowledge_views
 from outreach import urls as outreach_urls
@@ -32,7 +32,12 @@ accounts = [
         name="password_reset",
     ),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
-    path("reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    # a reset proves the address: its link came by e-mail
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(form_class=VerifyingSetPasswordForm),
+        name="password_reset_confirm",
+    ),
     path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]
 

@@ -33,6 +33,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False, help_text="May sign in to the admin site (managers).")
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    email_verified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the person proved they read this address (a confirmation link or a password reset). "
+        "Until then a help-center account sees only the requests it filed itself.",
+    )
 
     objects = UserManager()
 
@@ -50,6 +56,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     def save(self, *args: object, **kwargs: object) -> None:
         self.email = self.email.strip().lower()
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     def get_full_name(self) -> str:
         return self.name or self.email

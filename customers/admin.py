@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -34,8 +36,16 @@ class OrganizationDomainInline(admin.TabularInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "plan", "region", "renewal_date", "shared_tickets", "created_at"]
-    list_filter = ["plan", "region", "products", "shared_tickets"]
+    list_display = [
+        "name",
+        "plan",
+        "region",
+        "renewal_date",
+        "shared_tickets",
+        "domain_members_see_tickets",
+        "created_at",
+    ]
+    list_filter = ["plan", "region", "products", "shared_tickets", "domain_members_see_tickets"]
     search_fields = ["name", "domains__domain"]
     filter_horizontal = ["products", "tags"]
     inlines = [OrganizationDomainInline]
@@ -55,9 +65,14 @@ class CustomerAdmin(admin.ModelAdmin):
     list_select_related = ["organization"]
     autocomplete_fields = ["organization", "user"]
     filter_horizontal = ["tags"]
-    readonly_fields = ["created_at", "last_seen_at"]
+    readonly_fields = ["created_at", "last_seen_at", "organization_by_domain"]
     inlines = [ContactPreferenceInline]
     show_full_result_count = False
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
+        if "organization" in form.changed_data:  # a manager's choice, not the e-mail domain's
+            obj.organization_by_domain = False
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(CustomerEvent)

@@ -1,7 +1,7 @@
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm
 from django.template import loader
 
 from customers.models import ESSENTIAL_CATEGORIES, Category, Customer
@@ -33,6 +33,34 @@ class LedgerPasswordResetForm(PasswordResetForm):
             recipient=to_email,
             source=f"user:{user.pk}",
         )
+
+
+class VerifyingSetPasswordForm(SetPasswordForm):
+    """The new password of a reset, which proves the address too: the link came by e-mail."""
+
+    def save(self, commit: bool = True) -> Any:
+        from customers.services import user_email_verify  # noqa: PLC0415
+
+        user_email_verify(user=self.user, password=self.cleaned_data["new_password1"])
+        return self.user
+
+
+class ConfirmWithPasswordForm(forms.Form):
+    """Confirming an address from its link: the account's password shows the reader chose it."""
+
+    password = forms.CharField(
+        label="Your password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not the password of this account.")
+        return password
 
 
 OPTIONAL_CATEGORIES = [(value, label) for value, label in Category.choices if value not in ESSENTIAL_CATEGORIES]

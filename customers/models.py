@@ -54,6 +54,12 @@ class Organization(models.Model):
     shared_tickets = models.BooleanField(
         default=False, help_text="Members see each other's requests in the help center."
     )
+    domain_members_see_tickets = models.BooleanField(
+        "members with an address at these domains may see the organization's tickets",
+        default=False,
+        help_text="Off: a customer who joined only because of their e-mail domain sees their own requests. "
+        "On: once they have confirmed their address, they see the organization's shared requests too.",
+    )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
 
@@ -92,6 +98,11 @@ class Customer(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="customer"
     )
+    organization_by_domain = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="In the organization only because of the e-mail domain, not by an agent's choice.",
+    )
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="en")
     external_id = models.CharField(max_length=128, blank=True, help_text="The customer's id in our product.")
@@ -114,6 +125,14 @@ class Customer(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         self.email = self.email.strip().lower()
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def sees_organization_tickets(self) -> bool:
+        """Whether the organization's shared requests are this customer's to see (their account aside)."""
+        org = self.organization
+        if org is None or not org.shared_tickets:
+            return False
+        return not self.organization_by_domain or org.domain_members_see_tickets
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

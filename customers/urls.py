@@ -10,4 +10,6 @@ agent_urlpatterns = [
 help_urlpatterns = [
     path("preferences/", views.preferences_view, name="help-preferences"),
     path("sign-up/", views.sign_up_view, name="help-sign-up"),
+    path("confirm/<str:token>/", views.verify_email_view, name="help-verify-email"),
+    path("confirm-again/", views.verification_resend_view, name="help-verify-email-resend"),
 ]

@@ -1,14 +1,18 @@
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
 from core.ratelimit import ratelimit
 from core.roles import agent_required
+from core.tokens import TokenExpired, TokenInvalid
 from core.types import AuthedRequest
-from customers.forms import OPTIONAL_CATEGORIES, ContactPreferenceForm, SignUpForm
+from customers.forms import OPTIONAL_CATEGORIES, ConfirmWithPasswordForm, ContactPreferenceForm, SignUpForm
 from customers.selectors import (
     contact_preference_for,
     customer_deliveries,
@@ -17,7 +21,13 @@ from customers.selectors import (
     customer_list,
     customer_recent_events,
 )
-from customers.services import contact_preference_update, customer_sign_up
+from customers.services import (
+    contact_preference_update,
+    customer_sign_up,
+    user_email_verify,
+    user_verification_read,
+    user_verification_send,
+)
 
 
 @agent_required
@@ -45,6 +55,9 @@ def customer_detail_view(request: AuthedRequest, customer_id: int) -> HttpRespon
 def preferences_view(request: AuthedRequest) -> HttpResponse:
     """The help-center page where a customer chooses what we may send and when."""
     customer = customer_for_user(user=request.user)
+    if customer is None and not request.user.email_verified:
+        messages.info(request, "Confirm your e-mail address first: the link is in the e-mail we sent you.")
+        return redirect("help-request-list")
     if customer is None:
         raise Http404("No customer record for this account.")
     preference = contact_preference_for(customer=customer)
@@ -73,21 +86,54 @@ def preferences_view(request: AuthedRequest) -> HttpResponse:
 
 @ratelimit(key="ip", rate="RATELIMIT_SIGN_IN", methods=("POST",), group="accounts")
 def sign_up_view(request: HttpRequest) -> HttpResponse:
-    """A customer opens a help-center account; their existing customer record is linked to it."""
+    """A customer opens a help-center account. Whether the address has one or not, the answer is the same:
+    "we sent you an e-mail"; the e-mail says what comes next (confirm the address, or sign in)."""
     if request.user.is_authenticated:
         return redirect("help-home")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            user = customer_sign_up(
-                email=form.cleaned_data["email"],
-                name=form.cleaned_data["name"],
-                password=form.cleaned_data["password1"],
-            )
-        except ApplicationError as exc:
-            form.add_error("email" if exc.extra.get("email") else None, exc.message)
-        else:
-            login(request, user, backend="core.auth.EmailBackend")
-            messages.success(request, "Welcome! Your account is ready.")
-            return redirect("help-home")
-    return render(request, "customers/sign_up.html", {"form": form})
+        customer_sign_up(
+            email=form.cleaned_data["email"], name=form.cleaned_data["name"], password=form.cleaned_data["password1"]
+        )
+        return render(request, "customers/sign_up_sent.html", {"email": form.cleaned_data["email"]})
+    return render(request, "customers/sign_up.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@ratelimit(key="ip", rate="RATELIMIT_SIGN_IN", methods=("POST",), group="accounts")
+def verify_email_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The confirmation link. Opening it changes nothing (mail scanners open links); the reader confirms with
+    the account's password, or, not knowing it (someone else may have opened the account with this address),
+    chooses a new one, which signs every other session out. Either way they are signed in."""
+    try:
+        user = user_verification_read(token=token)
+    except TokenExpired:
+        return render(request, "customers/verify_email.html", {"expired": True}, status=410)
+    except TokenInvalid as exc:
+        raise Http404("No such link.") from exc
+    if user.email_verified:
+        return render(request, "customers/verify_email.html", {"done": True, "account": user})
+    same_person = request.user.is_authenticated and request.user.pk == user.pk
+    choose = not same_person and (request.GET.get("new") == "1" or request.POST.get("new") == "1")
+    form: forms.Form | None = None
+    if choose:
+        form = SetPasswordForm(user, request.POST or None)
+    elif not same_person:
+        form = ConfirmWithPasswordForm(request.POST or None, user=user)
+    if request.method == "POST" and (form is None or form.is_valid()):
+        password = form.cleaned_data["new_password1"] if choose and form is not None else None
+        user_email_verify(user=user, password=password)
+        login(request, user, backend="core.auth.EmailBackend")
+        messages.success(request, "Thank you: your e-mail address is confirmed.")
+        return redirect("help-request-list")
+    context = {"form": form, "account": user, "choose": choose, "token": token}
+    return render(request, "customers/verify_email.html", context, status=400 if form and form.errors else 200)
+
+
+@require_POST
+@login_required
+@ratelimit(key="user", rate="RATELIMIT_LINK_REQUEST")
+def verification_resend_view(request: AuthedRequest) -> HttpResponse:
+    user_verification_send(user=request.user)
+    if not request.user.email_verified:
+        messages.success(request, f"We sent the confirmation link again to {request.user.email}.")
+    return redirect("help-request-list")

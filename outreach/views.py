@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
 from core.roles import agent_required
+from core.tokens import TokenExpired
 from core.types import AuthedRequest, HtmxRequest
 from customers.models import Category
 from outreach import selectors
@@ -360,7 +361,10 @@ def request_rating_view(request: HttpRequest, ticket_id: int | None = None, toke
     from tickets.selectors import request_from_link, ticket_get_for  # noqa: PLC0415
 
     if token:
-        ticket = request_from_link(token=token)
+        try:
+            ticket = request_from_link(token=token)
+        except TokenExpired:
+            return redirect("help-request-link-new")
     elif not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?next={request.path}")
     else:

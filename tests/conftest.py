@@ -61,3 +61,21 @@ def api_client_for():
         return client
 
     return make
+
+
+@pytest.fixture
+def travel(monkeypatch):
+    """``travel(days=31)``: signed links are read as if that much later (their signing clock moves on)."""
+    import time
+
+    from django.core import signing
+
+    start = time.time()
+
+    def move(**delta: float) -> None:
+        import datetime as dt
+
+        later = start + dt.timedelta(**delta).total_seconds()
+        monkeypatch.setattr(signing.time, "time", lambda: later)
+
+    return move

@@ -4,6 +4,7 @@ import datetime as dt
 
 import factory
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from core.models import User
 from core.roles import AGENTS, MANAGERS
@@ -88,6 +89,7 @@ class CustomerUserFactory(UserFactory):
     """A help-center user with their customer record."""
 
     email = factory.Sequence(lambda n: f"person{n}@client.example")
+    email_verified_at = factory.LazyFunction(timezone.now)
 
     @factory.post_generation
     def customer(self, create: bool, extracted: object, **kwargs: object) -> None:

@@ -26,3 +26,7 @@ class RequestForm(forms.Form):
 class CustomerReplyForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=100_000, label="Your reply")
     attachments = MultipleFileField(required=False)
+
+
+class RequestLinkForm(forms.Form):
+    email = forms.EmailField(label="Your e-mail", help_text="The address you filed your requests with.")

@@ -1,21 +1,24 @@
 """The help center's request pages: submit a request, follow it signed in or by a signed link."""
 
 import re
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
-from core.ratelimit import ratelimit
+from core.ratelimit import hit, parse_rate, ratelimit
+from core.tokens import TokenExpired
 from customers.selectors import customer_for_user
 from knowledge.models import SearchLog
 from knowledge.selectors import article_search
 from knowledge.services import search_log_record
-from tickets.help_forms import CustomerReplyForm, RequestForm
+from tickets.help_forms import CustomerReplyForm, RequestForm, RequestLinkForm
 from tickets.selectors import (
     customer_request_list,
     request_attachment,
@@ -23,7 +26,7 @@ from tickets.selectors import (
     ticket_get_for,
     ticket_thread,
 )
-from tickets.services.requests import request_link, request_submit, ticket_customer_solve
+from tickets.services.requests import request_link, request_links_send, request_submit, ticket_customer_solve
 from tickets.services.tickets import ticket_customer_reply
 from tickets.views import attachment_response
 
@@ -48,12 +51,14 @@ def request_create_view(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(
-                request, f"Thank you. Your request {ticket.reference} is with our team; we e-mailed you a confirmation."
-            )
             if signed_in:
+                messages.success(
+                    request,
+                    f"Thank you. Your request {ticket.reference} is with our team; we e-mailed you a confirmation.",
+                )
                 return redirect("help-request-detail", ticket_id=ticket.pk)
-            return redirect(request_link(ticket=ticket))
+            # the follow link goes to the mailbox only: whoever typed the address may not own it
+            return redirect("help-request-sent")
     return render(request, "tickets/help_request_form.html", {"form": form}, status=400 if form.errors else 200)
 
 
@@ -85,14 +90,45 @@ def request_list_view(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"page": page, "customer": customer_for_user(user=request.user)})
 
 
+def request_sent_view(request: HttpRequest) -> HttpResponse:
+    """After an anonymous request: the link to follow it is in the requester's mailbox, not here."""
+    return render(request, "tickets/help_request_sent.html")
+
+
+@ratelimit(key="ip", rate="RATELIMIT_LINK_REQUEST", methods=("POST",))
+def request_link_new_view(request: HttpRequest) -> HttpResponse:
+    """Ask for new follow links by e-mail. The answer never says whether the address has requests."""
+    form = RequestLinkForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"].strip().lower()
+        # per address too, so that one mailbox cannot be flooded from many clients
+        if hit(group="request-links:address", client=email, rate=parse_rate("RATELIMIT_LINK_REQUEST")).allowed:
+            request_links_send(email=email)
+        return render(request, "tickets/help_request_link_new.html", {"sent": True, "email": email})
+    status = 400 if form.errors else 200
+    return render(request, "tickets/help_request_link_new.html", {"form": form}, status=status)
+
+
+def _link_expired(request: HttpRequest) -> HttpResponse:
+    context = {"form": RequestLinkForm(), "expired": True}
+    return render(request, "tickets/help_request_link_new.html", context, status=410)
+
+
 def _resolve(request: HttpRequest, ticket_id: int | None, token: str) -> tuple[Any, Any]:
-    """(ticket, the customer acting): by the signed link, or by the signed-in user's visibility."""
+    """(ticket, the customer acting): by the signed link, or by the signed-in user's visibility.
+
+    An account whose address is not confirmed acts, on a request it filed itself, as that request's requester
+    (the customer record of its address, which it is not linked to)."""
     if token:
         ticket = request_from_link(token=token)
         return ticket, ticket.requester
     if not request.user.is_authenticated or ticket_id is None:
         raise Http404
-    return ticket_get_for(viewer=request.user, ticket_id=ticket_id), customer_for_user(user=request.user)
+    ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+    customer = customer_for_user(user=request.user)
+    if customer is None and ticket.submitted_by_id == request.user.pk:
+        customer = ticket.requester
+    return ticket, customer
 
 
 def _page(
@@ -111,6 +147,20 @@ def _back(ticket: Any, token: str) -> HttpResponse:
     return redirect(request_link(ticket=ticket)) if token else redirect("help-request-detail", ticket_id=ticket.pk)
 
 
+def _expired_link_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """An expired follow link, whatever it was used for, shows the page that sends a new one."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except TokenExpired:
+            return _link_expired(request)
+
+    return wrapper
+
+
+@_expired_link_page
 def request_detail_view(request: HttpRequest, ticket_id: int | None = None, token: str = "") -> HttpResponse:
     if not token and not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?next={request.path}")
@@ -120,6 +170,7 @@ def request_detail_view(request: HttpRequest, ticket_id: int | None = None, toke
 
 @require_POST
 @ratelimit(key="ip", rate="RATELIMIT_SUBMIT")
+@_expired_link_page
 def request_reply_view(request: HttpRequest, ticket_id: int | None = None, token: str = "") -> HttpResponse:
     ticket, customer = _resolve(request, ticket_id, token)
     form = CustomerReplyForm(request.POST, request.FILES)
@@ -144,6 +195,7 @@ def request_reply_view(request: HttpRequest, ticket_id: int | None = None, token
 
 
 @require_POST
+@_expired_link_page
 def request_solve_view(request: HttpRequest, ticket_id: int | None = None, token: str = "") -> HttpResponse:
     ticket, customer = _resolve(request, ticket_id, token)
     try:
@@ -155,8 +207,9 @@ def request_solve_view(request: HttpRequest, ticket_id: int | None = None, token
     return _back(ticket, token)
 
 
+@_expired_link_page
 def request_attachment_view(
     request: HttpRequest, attachment_id: int, ticket_id: int | None = None, token: str = ""
-) -> FileResponse:
+) -> HttpResponse:
     ticket, _ = _resolve(request, ticket_id, token)
     return attachment_response(request_attachment(ticket=ticket, attachment_id=attachment_id))

@@ -284,6 +284,15 @@ class Ticket(models.Model):
         Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets", db_index=False
     )
     ccs = models.ManyToManyField(Customer, blank=True, related_name="followed_tickets")
+    #: the help-center account that filed it; an account whose address is not confirmed sees only these
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="submitted_tickets"
+    )
+    requester_unverified = models.BooleanField(
+        default=False,
+        help_text="Filed in the requester's name without proof that it is them: from the help center without "
+        "signing in, for a customer who has an account, or by an account whose address is not confirmed.",
+    )
     queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="tickets")
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"

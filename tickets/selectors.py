@@ -1,8 +1,10 @@
 """Reads of the tickets app. Every read is scoped by ``tickets_visible_to``; an invisible id is a 404.
 
 Visibility: managers and superusers see every ticket; agents the tickets in queues they are members of
-plus those assigned to them; a customer user the tickets they requested, plus their organization's where
-``Organization.shared_tickets`` is on; anyone else nothing. Customers never see internal notes nor the
+plus those assigned to them; a customer user whose address is confirmed the tickets they requested, plus
+their organization's where ``Customer.sees_organization_tickets`` (shared tickets on, and for a member by
+e-mail domain only, the organization's opt-in); an unconfirmed account only what it filed itself; anyone
+else nothing. Customers never see internal notes nor the
 audit trail.
 
 The queue list is keyset-paginated over partial indexes for every sort it offers (see ``Ticket.Meta``);
@@ -22,6 +24,7 @@ from core.exceptions import ApplicationError
 from core.models import User
 from core.pagination import Page, keyset_page
 from core.roles import is_agent, is_manager
+from core.tokens import TokenExpired, TokenInvalid
 from customers.models import Customer, CustomerEvent
 from customers.selectors import customer_recent_events
 from tickets.models import (
@@ -52,7 +55,8 @@ BUILTIN_VIEWS: dict[str, str] = {
 #: what a row of the queue page shows (``columns=`` of ``ticket_list``): loading only these halves the
 #: work of turning 50 rows into objects (a ticket has 15 date columns; a user row carries its password hash)
 QUEUE_ROW_COLUMNS = (
-    "id", "number", "subject", "status", "priority", "priority_rank", "kind", "updated_at", "next_sla_due_at",
+    "id", "number", "subject", "status", "priority", "priority_rank", "kind", "requester_unverified", "updated_at",
+    "next_sla_due_at",
     "sla_paused_at", "requester__id", "requester__name", "organization__id", "organization__name",
     "queue__id", "queue__name", "assignee__id", "assignee__name", "assignee__email",
 )  # fmt: skip
@@ -96,11 +100,16 @@ def tickets_visible_to(viewer: Any) -> QuerySet[Ticket]:
         return Ticket.objects.all()
     if is_agent(viewer):
         return Ticket.objects.filter(Q(queue_id__in=_queue_ids(viewer)) | Q(assignee=viewer))
+    if not viewer.email_verified:
+        # nothing of a customer record until the address is proven: only what this account filed itself,
+        # in its own address's name (a ticket an agent moved to another requester is not theirs any more)
+        own = Customer.objects.filter(email=viewer.email).values("pk")
+        return Ticket.objects.filter(submitted_by=viewer, requester__in=own)
     customer = _customer_of(viewer)
     if customer is None:
         return Ticket.objects.none()
     condition = Q(requester=customer)
-    if customer.organization_id and customer.organization.shared_tickets:
+    if customer.sees_organization_tickets:
         condition |= Q(organization_id=customer.organization_id)
     return Ticket.objects.filter(condition)
 
@@ -374,11 +383,17 @@ def customer_request_list(*, viewer: Any, cursor: str | None = None, size: int =
 
 
 def request_from_link(*, token: str) -> Ticket:
-    """The ticket of a signed follow link; a tampered link or a changed id is a 404."""
-    from tickets.services.requests import request_link_read  # noqa: PLC0415  (the signing salt lives there)
+    """The ticket of a signed follow link; a tampered link, another kind of token or a ticket whose requester
+    changed is a 404. An expired link raises ``core.tokens.TokenExpired`` (the page offers a new one)."""
+    from tickets.services.requests import request_link_read  # noqa: PLC0415  (the link format lives there)
 
-    ids = request_link_read(token=token)
-    ticket = _detail(Ticket.objects.all()).filter(pk=ids[0], requester_id=ids[1]).first() if ids else None
+    try:
+        ticket_id, customer_id = request_link_read(token=token)
+    except TokenExpired:
+        raise
+    except TokenInvalid as exc:
+        raise Http404("No such request.") from exc
+    ticket = _detail(Ticket.objects.all()).filter(pk=ticket_id, requester_id=customer_id).first()
     if ticket is None:
         raise Http404("No such request.")
     return ticket

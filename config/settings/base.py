@@ -259,12 +259,20 @@ HELPDESK = {
     "SEARCH_SUGGEST_RANK_LIMIT": env.int("HELPDESK_SEARCH_SUGGEST_RANK_LIMIT", default=200),
     "SEARCH_CONFIG": env.str("HELPDESK_SEARCH_CONFIG", default="english"),
     "SEARCH_TIMEOUT_MS": env.int("HELPDESK_SEARCH_TIMEOUT_MS", default=1000),
+    # lifetimes of the signed links we e-mail, in days (core.tokens)
+    "REQUEST_LINK_MAX_AGE_DAYS": env.float("HELPDESK_REQUEST_LINK_MAX_AGE_DAYS", default=30),
+    "SURVEY_LINK_MAX_AGE_DAYS": env.float("HELPDESK_SURVEY_LINK_MAX_AGE_DAYS", default=30),
+    # RFC 8058 expects a one-click unsubscribe link to keep working for at least 60 days
+    "UNSUBSCRIBE_LINK_MAX_AGE_DAYS": env.float("HELPDESK_UNSUBSCRIBE_LINK_MAX_AGE_DAYS", default=180),
+    "EMAIL_VERIFY_MAX_AGE_DAYS": env.float("HELPDESK_EMAIL_VERIFY_MAX_AGE_DAYS", default=3),
     # rate limits of public endpoints (core.ratelimit): "<count>/<s|m|h|d>"
     "RATELIMIT_SEARCH": env.str("HELPDESK_RATELIMIT_SEARCH", default="30/m"),
     "RATELIMIT_TYPEAHEAD": env.str("HELPDESK_RATELIMIT_TYPEAHEAD", default="120/m"),
     "RATELIMIT_FEEDBACK": env.str("HELPDESK_RATELIMIT_FEEDBACK", default="10/m"),
     "RATELIMIT_SUBMIT": env.str("HELPDESK_RATELIMIT_SUBMIT", default="10/m"),
     "RATELIMIT_SIGN_IN": env.str("HELPDESK_RATELIMIT_SIGN_IN", default="10/m"),
+    # "send me my links" and "send the confirmation again": per address and per client
+    "RATELIMIT_LINK_REQUEST": env.str("HELPDESK_RATELIMIT_LINK_REQUEST", default="5/h"),
     "RATELIMIT_API_SEARCH": env.str("HELPDESK_RATELIMIT_API_SEARCH", default="60/m"),
     # how many reverse proxies append to X-Forwarded-For in front of us (0: use REMOTE_ADDR)
     "RATELIMIT_TRUSTED_PROXIES": env.int("HELPDESK_RATELIMIT_TRUSTED_PROXIES", default=0),

@@ -7,6 +7,9 @@ from customers.services.customers import (
     customer_link_user,
     customer_sign_up,
     customer_touch,
+    user_email_verify,
+    user_verification_read,
+    user_verification_send,
 )
 from customers.services.deliveries import (
     DeliveryDraft,
@@ -30,4 +33,7 @@ __all__ = [
     "deliveries_retry",
     "deliveries_send",
     "deliveries_sweep",
+    "user_email_verify",
+    "user_verification_read",
+    "user_verification_send",
 ]

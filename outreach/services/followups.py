@@ -9,13 +9,13 @@ ticket with the comment as the customer's message.
 import datetime as dt
 from typing import Any
 
-from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from core.markdown import render_markdown
+from core.tokens import TokenInvalid, token_make, token_read
 from customers.models import Category
 from customers.services import deliver_many
 from outreach.conf import conf
@@ -26,7 +26,6 @@ from outreach.services.rules import apply_rules
 from tickets.models import Message, Ticket
 from tickets.services import ticket_customer_reply
 
-SURVEY_SALT = "outreach.survey"
 #: tickets solved longer ago than the delay plus this are not surveyed (a first deploy does not survey history)
 CATCH_UP = dt.timedelta(days=7)
 
@@ -43,13 +42,15 @@ Thank you for helping us improve.
 
 
 def survey_token(follow_up_id: int) -> str:
-    return signing.dumps(follow_up_id, salt=SURVEY_SALT)
+    """The survey link's token: single-purpose, valid for ``SURVEY_LINK_MAX_AGE_DAYS`` (core.tokens)."""
+    return token_make(purpose="survey", value=follow_up_id)
 
 
 def survey_read(token: str) -> FollowUp | None:
+    """The follow-up of a genuine survey token within its window; None for an expired, tampered or other token."""
     try:
-        pk = signing.loads(token, salt=SURVEY_SALT)
-    except (signing.BadSignature, ValueError, TypeError):
+        pk = token_read(purpose="survey", token=token)
+    except TokenInvalid:
         return None
     if not isinstance(pk, int):
         return None

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.html import linebreaks
 
 from core.exceptions import ApplicationError
+from core.tokens import TokenInvalid, token_make, token_read
 from customers.models import ESSENTIAL_CATEGORIES, Customer
 
 #: a private engine: no loaders (no {% include %}/{% extends %} of files), the default tags and filters
@@ -25,7 +26,7 @@ ENGINE = Engine(
     autoescape=True, libraries={}, builtins=["django.template.defaulttags", "django.template.defaultfilters"]
 )
 
-UNSUBSCRIBE_SALT = "outreach.unsubscribe"
+_LEGACY_UNSUBSCRIBE_SALT = "outreach.unsubscribe"
 
 
 def compile_template(source: str) -> Any:
@@ -45,17 +46,31 @@ def _preferences_url(site_url: str) -> str:
 
 
 def unsubscribe_token(*, customer_id: int, category: str) -> str:
-    return signing.dumps([customer_id, category], salt=UNSUBSCRIBE_SALT, compress=True)
+    """Single-purpose, valid for ``UNSUBSCRIBE_LINK_MAX_AGE_DAYS`` (at least the 60 days RFC 8058 expects)."""
+    return token_make(purpose="unsubscribe", value=[customer_id, category])
 
 
 def unsubscribe_read(token: str) -> tuple[int, str] | None:
     try:
-        customer_id, category = signing.loads(token, salt=UNSUBSCRIBE_SALT)
-    except (signing.BadSignature, ValueError, TypeError):
+        value = token_read(purpose="unsubscribe", token=token)
+    except TokenInvalid:
+        value = _legacy_unsubscribe(token)
+    if not isinstance(value, list) or len(value) != 2:
         return None
+    customer_id, category = value
     if not isinstance(customer_id, int) or not isinstance(category, str):
         return None
     return customer_id, category
+
+
+def _legacy_unsubscribe(token: str) -> Any:
+    """A link from mail sent before unsubscribe links carried a time: honoured, since a one-click
+    unsubscribe must keep working (RFC 8058) and it can only ever opt out. Drop a release after
+    ``UNSUBSCRIBE_LINK_MAX_AGE_DAYS`` has passed."""
+    try:
+        return signing.loads(token, salt=_LEGACY_UNSUBSCRIBE_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
 
 
 def unsubscribe_url(*, customer_id: int, category: str) -> str:

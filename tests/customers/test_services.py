@@ -1,4 +1,5 @@
 import pytest
+from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from customers.models import Customer
@@ -22,17 +23,26 @@ def test_a_new_customer_joins_the_organization_of_their_domain():
     assert customer.organization_id == domain.organization_id
 
 
-def test_a_signed_up_user_is_linked_to_their_existing_customer_record_not_duplicated():
+def test_a_confirmed_user_is_linked_to_their_existing_customer_record_not_duplicated():
     existing, _ = customer_get_or_create(email="ada@example.com", name="Ada")
-    user = UserFactory(email="ada@example.com")
+    user = UserFactory(email="ada@example.com", email_verified_at=timezone.now())
     linked = customer_link_user(user=user)
     assert linked.pk == existing.pk
     assert linked.user_id == user.pk
     assert Customer.objects.count() == 1
 
 
-def test_a_customer_record_already_linked_to_another_user_is_refused():
+def test_an_unconfirmed_user_is_never_linked_to_a_customer_record():
+    existing, _ = customer_get_or_create(email="ada@example.com", name="Ada")
     user = UserFactory(email="ada@example.com")
+    with pytest.raises(ApplicationError, match="Confirm your e-mail address"):
+        customer_link_user(user=user)
+    existing.refresh_from_db()
+    assert existing.user_id is None
+
+
+def test_a_customer_record_already_linked_to_another_user_is_refused():
+    user = UserFactory(email="ada@example.com", email_verified_at=timezone.now())
     customer_link_user(user=user)
     Customer.objects.update(user=UserFactory(email="other@example.com"))
     with pytest.raises(ApplicationError):

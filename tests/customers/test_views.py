@@ -101,18 +101,20 @@ def test_preferences_need_a_sign_in(client):
     assert response.status_code == 302
 
 
-def test_sign_up_links_the_existing_customer_record_and_signs_in(client):
+def test_sign_up_with_an_existing_customer_address_grants_nothing_until_confirmed(client):
     existing = CustomerFactory(email="ada@client.example", name="Ada")
     response = client.post(
         reverse("help-sign-up"),
         {"name": "Ada L.", "email": "Ada@Client.example", "password1": "Analytical-Engine-1843",
          "password2": "Analytical-Engine-1843"},
     )  # fmt: skip
-    assert response.status_code == 302
+    assert response.status_code == 200
+    assert "We sent an e-mail to" in response.content.decode()
+    assert "_auth_user_id" not in client.session  # not signed in: the same answer as for an existing account
     existing.refresh_from_db()
-    assert existing.user is not None
-    assert existing.user.email == "ada@client.example"
-    assert client.get(reverse("help-preferences")).status_code == 200
+    assert existing.user is None  # the record is not theirs until the address is proven
+    user = User.objects.get(email="ada@client.example")
+    assert user.email_verified_at is None
     assert Customer.objects.count() == 1
 
 
@@ -121,7 +123,7 @@ def test_sign_up_with_a_taken_email_or_a_weak_password_keeps_what_was_typed(clie
     response = client.post(
         reverse("help-sign-up"), {"name": "Ada", "email": "ada@client.example", "password1": "x", "password2": "x"}
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     body = response.content.decode()
     assert "too short" in body
     assert 'value="ada@client.example"' in body
@@ -130,5 +132,6 @@ def test_sign_up_with_a_taken_email_or_a_weak_password_keeps_what_was_typed(clie
         {"name": "Ada", "email": "ada@client.example", "password1": "Analytical-Engine-1843",
          "password2": "Analytical-Engine-1843"},
     )  # fmt: skip
-    assert "exists already" in response.content.decode()
+    assert "exists already" not in response.content.decode()
+    assert "We sent an e-mail to" in response.content.decode()
     assert User.objects.filter(email="ada@client.example").count() == 1

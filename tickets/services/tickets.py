@@ -532,7 +532,7 @@ def ticket_customer_reply(
     if customer.pk not in allowed and not (
         locked.organization_id
         and customer.organization_id == locked.organization_id
-        and locked.organization.shared_tickets
+        and customer.sees_organization_tickets
     ):
         raise ApplicationError("Only the requester and the people in copy can reply to this ticket.")
     if locked.is_closed:
