@@ -134,10 +134,13 @@ def _resolve(request: HttpRequest, ticket_id: int | None, token: str) -> tuple[A
 def _page(
     request: HttpRequest, ticket: Any, token: str, form: CustomerReplyForm | None = None, status: int = 200
 ) -> HttpResponse:
+    # an unconfirmed account sees what it filed, not the name we hold for the address it typed
+    unconfirmed = not token and not request.user.email_verified  # type: ignore[union-attr]
     context = {
         "ticket": ticket,
         "thread": ticket_thread(ticket=ticket, viewer=None),
         "token": token,
+        "hide_customer_names": unconfirmed,
         "form": form or CustomerReplyForm(),
     }
     return render(request, "tickets/help_request_detail.html", context, status=status)

@@ -60,6 +60,9 @@ def customer_link_user(*, user: User) -> Customer:
     """
     if not user.email_verified:
         raise ApplicationError("Confirm your e-mail address first.", {"email": "unverified"})
+    linked = Customer.objects.filter(user=user).first()
+    if linked is not None:  # linked already (by an earlier confirmation, or by a manager): that one stays
+        return linked
     customer, _ = customer_get_or_create(email=user.email, name=user.name)
     if customer.user_id is not None and customer.user_id != user.pk:
         raise ApplicationError("This e-mail address belongs to another account.")

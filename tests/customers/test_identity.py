@@ -282,3 +282,16 @@ def test_a_domain_member_cannot_reply_to_the_organizations_tickets_without_the_o
     with pytest.raises(ApplicationError):
         ticket_customer_reply(ticket=ticket, body="me too", customer=member, channel="web")
     assert ticket.messages.count() == 1
+
+
+def test_a_manager_changing_an_accounts_address_in_the_admin_unconfirms_it(admin_client):
+    user = CustomerUserFactory(email="old@client.example")
+    response = admin_client.post(
+        reverse("admin:core_user_change", args=[user.pk]),
+        {"email": "new@client.example", "name": user.name, "is_active": "on", "date_joined_0": "2026-01-01",
+         "date_joined_1": "00:00:00"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    user.refresh_from_db()
+    assert (user.email, user.email_verified_at) == ("new@client.example", None)
+    assert tickets_visible_to(user).count() == 0

@@ -205,3 +205,13 @@ def test_the_new_link_form_keeps_a_bad_address_and_says_why(client):
     response = client.post(reverse("help-request-link-new"), {"email": "not-an-address"})
     assert response.status_code == 400
     assert 'value="not-an-address"' in response.content.decode()
+
+
+def test_an_unconfirmed_account_does_not_learn_the_name_held_for_the_address(client):
+    CustomerFactory(email="victim@client.example", name="Victoria Secretname")
+    user = customer_sign_up(email="victim@client.example", name="Stranger", password=PASSWORD)
+    client.force_login(user)
+    client.post(reverse("help-request-create"), {"subject": "Mine", "description": "x"})
+    ticket = Ticket.objects.get()
+    for path in (reverse("help-request-list"), reverse("help-request-detail", args=[ticket.pk])):
+        assert "Secretname" not in client.get(path).content.decode()
