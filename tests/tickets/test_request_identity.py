@@ -215,3 +215,14 @@ def test_an_unconfirmed_account_does_not_learn_the_name_held_for_the_address(cli
     ticket = Ticket.objects.get()
     for path in (reverse("help-request-list"), reverse("help-request-detail", args=[ticket.pk])):
         assert "Secretname" not in client.get(path).content.decode()
+
+
+def test_a_link_from_mail_sent_before_links_expired_offers_a_new_one(client):
+    from django.core import signing
+
+    ticket = make_ticket(subject="Old one")
+    legacy = signing.dumps({"t": ticket.pk, "c": ticket.requester_id}, salt="tickets.request-link", compress=True)
+    response = client.get(reverse("help-request-link", args=[legacy]))
+    assert response.status_code == 410
+    assert "Old one" not in response.content.decode()
+    assert "This link has expired" in response.content.decode()

@@ -4,13 +4,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
+from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from core.models import User
-from core.tokens import TokenInvalid, token_make, token_max_age, token_read
+from core.tokens import TokenExpired, TokenInvalid, token_make, token_max_age, token_read
 from customers.models import Category, Customer, Product
 from customers.services import customer_get_or_create, customer_link_user, deliver
 from knowledge.services import search_log_mark_ticket
@@ -29,9 +30,22 @@ def request_link(*, ticket: Ticket) -> str:
     return reverse("help-request-link", kwargs={"token": token})
 
 
+#: links from mail sent before request links carried a time: genuine, but treated as expired
+_LEGACY_LINK_SALT = "tickets.request-link"
+
+
 def request_link_read(*, token: str) -> tuple[int, int]:
     """(ticket id, customer id) of a genuine, unexpired link; ``TokenExpired``/``TokenInvalid`` otherwise."""
-    value = token_read(purpose="request", token=token)
+    try:
+        value = token_read(purpose="request", token=token)
+    except TokenExpired:
+        raise
+    except TokenInvalid as invalid:
+        try:
+            signing.loads(token, salt=_LEGACY_LINK_SALT)
+        except (signing.BadSignature, ValueError, TypeError, UnicodeDecodeError):
+            raise invalid from None
+        raise TokenExpired("a link without a time: ask for a new one") from None
     try:
         ticket_id, customer_id = value
         return int(ticket_id), int(customer_id)
