@@ -35,7 +35,9 @@ STAFF = [
 
 
 def _user(email: str, name: str, *, staff: bool = False) -> User:
-    user, created = User.objects.get_or_create(email=email, defaults={"name": name, "is_staff": staff})
+    user, created = User.objects.get_or_create(
+        email=email, defaults={"name": name, "is_staff": staff, "email_verified_at": timezone.now()}
+    )
     if created:
         user.set_password(PASSWORD)
         user.save(update_fields=["password"])

@@ -121,10 +121,14 @@ def verify_email_view(request: HttpRequest, token: str) -> HttpResponse:
         form = ConfirmWithPasswordForm(request.POST or None, user=user)
     if request.method == "POST" and (form is None or form.is_valid()):
         password = form.cleaned_data["new_password1"] if choose and form is not None else None
-        user_email_verify(user=user, password=password)
-        login(request, user, backend="core.auth.EmailBackend")
-        messages.success(request, "Thank you: your e-mail address is confirmed.")
-        return redirect("help-request-list")
+        try:
+            user_email_verify(user=user, password=password)
+        except ApplicationError as exc:  # the address's record belongs to another account: a manager must look
+            messages.error(request, exc.message)
+        else:
+            login(request, user, backend="core.auth.EmailBackend")
+            messages.success(request, "Thank you: your e-mail address is confirmed.")
+            return redirect("help-request-list")
     context = {"form": form, "account": user, "choose": choose, "token": token}
     return render(request, "customers/verify_email.html", context, status=400 if form and form.errors else 200)
 

@@ -295,3 +295,15 @@ def test_a_manager_changing_an_accounts_address_in_the_admin_unconfirms_it(admin
     user.refresh_from_db()
     assert (user.email, user.email_verified_at) == ("new@client.example", None)
     assert tickets_visible_to(user).count() == 0
+
+
+def test_confirming_an_address_whose_record_another_account_holds_says_so_and_changes_nothing(client):
+    holder = CustomerUserFactory(email="shared@client.example")
+    User.objects.filter(pk=holder.pk).update(email="moved@client.example")  # a manager changed it
+    _sign_up(client, "shared@client.example")
+    link = _link(Delivery.objects.get(subject="Confirm your e-mail address").body)
+    response = Client().post(link, {"password": PASSWORD}, follow=True)
+    assert response.status_code == 200
+    assert "belongs to another account" in response.content.decode()
+    assert User.objects.get(email="shared@client.example").email_verified_at is None
+    assert Customer.objects.get(email="shared@client.example").user_id == holder.pk
