@@ -72,3 +72,15 @@ def test_a_survey_token_is_not_an_unsubscribe_token(client):
     token = token_make(purpose="survey", value=[customer.pk, "announcement"])
     assert client.post(reverse("help-unsubscribe", args=[token])).status_code == 404
     assert not ContactPreference.objects.filter(customer=customer).exists()
+
+
+def test_rating_through_an_expired_request_link_offers_a_new_link_and_opens_no_survey(client, travel):
+    from tickets.services.requests import request_link
+
+    ticket = make_ticket(requester=CustomerFactory(), queue=QueueFactory())
+    token = request_link(ticket=ticket).rstrip("/").rsplit("/", 1)[-1]
+    travel(days=31)
+    response = client.get(reverse("help-request-link-rate", args=[token]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("help-request-link-new")
+    assert not FollowUp.objects.filter(ticket=ticket).exists()
