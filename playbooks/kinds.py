@@ -4,6 +4,7 @@
 ``params_validate`` checks a dict the same way wherever one comes from.
 """
 
+import re
 from typing import Any
 
 from django import forms
@@ -14,6 +15,7 @@ from playbooks.models import SignalKind
 DATE_FIELDS = [("organization.renewal_date", "Organization renewal date")]
 
 EVENT_KIND = r"^[A-Za-z0-9_.:-]{1,64}$"
+_PROPERTY_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*(_[A-Za-z0-9-]+)*$")
 
 
 def _property_filter(value: str) -> dict[str, str]:
@@ -26,6 +28,8 @@ def _property_filter(value: str) -> dict[str, str]:
         key, sep, val = line.partition("=")
         if not sep or not key.strip():
             raise ValidationError(f"Line {number}: write key=value, e.g. carrier=dhl.")
+        if not _PROPERTY_KEY.match(key.strip()) or len(key.strip()) > 64:
+            raise ValidationError(f"Line {number}: a key is letters, digits, - and single _ (e.g. carrier).")
         result[key.strip()] = val.strip()
     return result
 
@@ -35,7 +39,7 @@ class PropertyFilterField(forms.CharField):
 
     def to_python(self, value: Any) -> dict[str, str]:  # type: ignore[override]
         if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
+            value = "\n".join(f"{k}={v}" for k, v in value.items())
         return _property_filter(super().to_python(value))
 
     def prepare_value(self, value: Any) -> Any:

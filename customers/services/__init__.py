@@ -16,6 +16,7 @@ from customers.services.deliveries import (
     deliveries_send,
     deliveries_sweep,
 )
+from customers.services.rollup import events_prune, events_rollup
 
 __all__ = [
     "DeliveryDraft",
@@ -30,4 +31,6 @@ __all__ = [
     "deliveries_retry",
     "deliveries_send",
     "deliveries_sweep",
+    "events_prune",
+    "events_rollup",
 ]

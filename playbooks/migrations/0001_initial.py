@@ -7,182 +7,467 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0004_event_rollup'),
-        ('knowledge', '0004_searchlog_request_source'),
-        ('outreach', '0003_ticket_links'),
-        ('tickets', '0004_open_subject_trigram'),
+        ("customers", "0004_event_rollup"),
+        ("knowledge", "0004_searchlog_request_source"),
+        ("outreach", "0003_ticket_links"),
+        ("tickets", "0004_open_subject_trigram"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Signal',
+            name="Signal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('kind', models.CharField(choices=[('usage_drop', 'Usage drop'), ('usage_spike', 'Usage spike'), ('repeated_tickets', 'Repeated tickets'), ('negative_sentiment', 'Negative sentiment'), ('date_ahead', 'Date ahead'), ('service_pain', 'Service pain'), ('event_happened', 'Event happened'), ('milestone_missing', 'Milestone missing')], max_length=24)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('scope', models.CharField(choices=[('customer', 'Each customer'), ('organization', 'Each organization (summed over its customers)')], default='customer', max_length=12)),
-                ('weight', models.PositiveSmallIntegerField(default=20, help_text='Points taken off the health score (0-100) while the signal holds.')),
-                ('description', models.TextField(blank=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('interval_seconds', models.PositiveIntegerField(default=300, help_text="How often it is evaluated; 'event happened' signals run on every beat.")),
-                ('last_evaluated_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('last_duration_ms', models.PositiveIntegerField(blank=True, editable=False, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("usage_drop", "Usage drop"),
+                            ("usage_spike", "Usage spike"),
+                            ("repeated_tickets", "Repeated tickets"),
+                            ("negative_sentiment", "Negative sentiment"),
+                            ("date_ahead", "Date ahead"),
+                            ("service_pain", "Service pain"),
+                            ("event_happened", "Event happened"),
+                            ("milestone_missing", "Milestone missing"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("params", models.JSONField(blank=True, default=dict)),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[
+                            ("customer", "Each customer"),
+                            ("organization", "Each organization (summed over its customers)"),
+                        ],
+                        default="customer",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "weight",
+                    models.PositiveSmallIntegerField(
+                        default=20, help_text="Points taken off the health score (0-100) while the signal holds."
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "interval_seconds",
+                    models.PositiveIntegerField(
+                        default=300, help_text="How often it is evaluated; 'event happened' signals run on every beat."
+                    ),
+                ),
+                ("last_evaluated_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("last_duration_ms", models.PositiveIntegerField(blank=True, editable=False, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='CustomerHealth',
+            name="CustomerHealth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('score', models.PositiveSmallIntegerField(db_index=True, default=100)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('customer', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='health', to='customers.customer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("score", models.PositiveSmallIntegerField(db_index=True, default=100)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "customer",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="health", to="customers.customer"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'customer health',
+                "verbose_name_plural": "customer health",
             },
         ),
         migrations.CreateModel(
-            name='OrganizationHealth',
+            name="OrganizationHealth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('score', models.PositiveSmallIntegerField(db_index=True, default=100)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('organization', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='health', to='customers.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("score", models.PositiveSmallIntegerField(db_index=True, default=100)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "organization",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="health", to="customers.organization"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'organization health',
+                "verbose_name_plural": "organization health",
             },
         ),
         migrations.CreateModel(
-            name='Playbook',
+            name="Playbook",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('description', models.TextField(blank=True, help_text="The intent, e.g. 'win back accounts whose usage fell'.")),
-                ('cooldown_days', models.PositiveIntegerField(default=30, help_text='Do not start again for the same customer within this many days.')),
-                ('is_active', models.BooleanField(default=False, help_text='Start runs for new matches and advance them.')),
-                ('activated_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('owner_agent', models.ForeignKey(blank=True, help_text='Proactive tickets are assigned to this agent.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='owned_playbooks', to=settings.AUTH_USER_MODEL)),
-                ('owner_queue', models.ForeignKey(blank=True, help_text='Proactive tickets land in this queue.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tickets.queue')),
-                ('segment', models.ForeignKey(blank=True, help_text='Only customers in this segment.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='outreach.segment')),
-                ('signal', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='playbooks', to='playbooks.signal')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120, unique=True)),
+                (
+                    "description",
+                    models.TextField(blank=True, help_text="The intent, e.g. 'win back accounts whose usage fell'."),
+                ),
+                (
+                    "cooldown_days",
+                    models.PositiveIntegerField(
+                        default=30, help_text="Do not start again for the same customer within this many days."
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(default=False, help_text="Start runs for new matches and advance them."),
+                ),
+                ("activated_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "owner_agent",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Proactive tickets are assigned to this agent.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="owned_playbooks",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "owner_queue",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Proactive tickets land in this queue.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tickets.queue",
+                    ),
+                ),
+                (
+                    "segment",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Only customers in this segment.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="outreach.segment",
+                    ),
+                ),
+                (
+                    "signal",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="playbooks", to="playbooks.signal"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='SignalMatch',
+            name="SignalMatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('evidence', models.TextField(help_text="The story in words, e.g. 'login per week: 9, 4, 1, 1'.")),
-                ('evidence_data', models.JSONField(blank=True, default=dict)),
-                ('matched_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('cleared_at', models.DateTimeField(blank=True, null=True)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='signal_matches', to='customers.customer')),
-                ('organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='signal_matches', to='customers.organization')),
-                ('signal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='matches', to='playbooks.signal')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("evidence", models.TextField(help_text="The story in words, e.g. 'login per week: 9, 4, 1, 1'.")),
+                ("evidence_data", models.JSONField(blank=True, default=dict)),
+                ("matched_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("cleared_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="signal_matches",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="signal_matches",
+                        to="customers.organization",
+                    ),
+                ),
+                (
+                    "signal",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="matches", to="playbooks.signal"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'signal matches',
-                'ordering': ['-matched_at', '-id'],
+                "verbose_name_plural": "signal matches",
+                "ordering": ["-matched_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PlaybookRun',
+            name="PlaybookRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('running', 'Running'), ('waiting', 'Waiting'), ('completed', 'Completed'), ('stopped', 'Stopped'), ('failed', 'Failed')], default='running', max_length=10)),
-                ('current_step', models.PositiveSmallIntegerField(default=0)),
-                ('next_due_at', models.DateTimeField(blank=True, null=True)),
-                ('evidence', models.TextField(blank=True, help_text="The match's evidence when the run started.")),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('stop_reason', models.CharField(blank=True, max_length=300)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='playbook_runs', to='customers.customer')),
-                ('playbook', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='playbooks.playbook')),
-                ('ticket', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='playbook_runs', to='tickets.ticket')),
-                ('match', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='playbooks.signalmatch')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("waiting", "Waiting"),
+                            ("completed", "Completed"),
+                            ("stopped", "Stopped"),
+                            ("failed", "Failed"),
+                        ],
+                        default="running",
+                        max_length=10,
+                    ),
+                ),
+                ("current_step", models.PositiveSmallIntegerField(default=0)),
+                ("next_due_at", models.DateTimeField(blank=True, null=True)),
+                ("evidence", models.TextField(blank=True, help_text="The match's evidence when the run started.")),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("stop_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="playbook_runs",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "playbook",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="playbooks.playbook"
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="playbook_runs",
+                        to="tickets.ticket",
+                    ),
+                ),
+                (
+                    "match",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="runs",
+                        to="playbooks.signalmatch",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
+                "ordering": ["-started_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PlaybookRunLog',
+            name="PlaybookRunLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField()),
-                ('action', models.CharField(choices=[('send_template', 'Send a template'), ('create_ticket', 'Create a proactive ticket'), ('add_tag', 'Add a tag to the customer'), ('remove_tag', 'Remove a tag from the customer'), ('wait', 'Wait'), ('check', 'Check, else stop'), ('notify_manager', 'Notify a manager')], max_length=16)),
-                ('outcome', models.CharField(choices=[('done', 'Done'), ('skipped', 'Skipped'), ('waiting', 'Waiting'), ('stopped', 'Stopped the run'), ('failed', 'Failed')], max_length=10)),
-                ('detail', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='logs', to='playbooks.playbookrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField()),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("send_template", "Send a template"),
+                            ("create_ticket", "Create a proactive ticket"),
+                            ("add_tag", "Add a tag to the customer"),
+                            ("remove_tag", "Remove a tag from the customer"),
+                            ("wait", "Wait"),
+                            ("check", "Check, else stop"),
+                            ("notify_manager", "Notify a manager"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("done", "Done"),
+                            ("skipped", "Skipped"),
+                            ("waiting", "Waiting"),
+                            ("stopped", "Stopped the run"),
+                            ("failed", "Failed"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("detail", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="logs", to="playbooks.playbookrun"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'position'],
-                'constraints': [models.UniqueConstraint(fields=('run', 'position'), name='playbooks_runlog_once')],
+                "ordering": ["run", "position"],
+                "constraints": [models.UniqueConstraint(fields=("run", "position"), name="playbooks_runlog_once")],
             },
         ),
         migrations.CreateModel(
-            name='PlaybookStep',
+            name="PlaybookStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField()),
-                ('action', models.CharField(choices=[('send_template', 'Send a template'), ('create_ticket', 'Create a proactive ticket'), ('add_tag', 'Add a tag to the customer'), ('remove_tag', 'Remove a tag from the customer'), ('wait', 'Wait'), ('check', 'Check, else stop'), ('notify_manager', 'Notify a manager')], max_length=16)),
-                ('wait_days', models.DecimalField(blank=True, decimal_places=2, help_text='Wait: days (0.5 is twelve hours).', max_digits=6, null=True)),
-                ('check_mode', models.CharField(blank=True, choices=[('signal_holds', 'The signal still holds'), ('event_happened', 'An event of the kind has happened since the run started')], max_length=16)),
-                ('check_event_kind', models.CharField(blank=True, help_text='Check: the event kind awaited.', max_length=64)),
-                ('note', models.CharField(blank=True, help_text='Create ticket / notify: a line for the agent.', max_length=300)),
-                ('articles', models.ManyToManyField(blank=True, help_text='Create ticket: articles linked in the ticket.', related_name='+', to='knowledge.article')),
-                ('notify_user', models.ForeignKey(blank=True, help_text='Notify: whom (empty: the owner agent).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('playbook', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='playbooks.playbook')),
-                ('tag', models.ForeignKey(blank=True, help_text='Tags.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='customers.tag')),
-                ('template', models.ForeignKey(blank=True, help_text='Send.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='outreach.template')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField()),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("send_template", "Send a template"),
+                            ("create_ticket", "Create a proactive ticket"),
+                            ("add_tag", "Add a tag to the customer"),
+                            ("remove_tag", "Remove a tag from the customer"),
+                            ("wait", "Wait"),
+                            ("check", "Check, else stop"),
+                            ("notify_manager", "Notify a manager"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "wait_days",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="Wait: days (0.5 is twelve hours).",
+                        max_digits=6,
+                        null=True,
+                    ),
+                ),
+                (
+                    "check_mode",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("signal_holds", "The signal still holds"),
+                            ("event_happened", "An event of the kind has happened since the run started"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "check_event_kind",
+                    models.CharField(blank=True, help_text="Check: the event kind awaited.", max_length=64),
+                ),
+                (
+                    "note",
+                    models.CharField(
+                        blank=True, help_text="Create ticket / notify: a line for the agent.", max_length=300
+                    ),
+                ),
+                (
+                    "articles",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Create ticket: articles linked in the ticket.",
+                        related_name="+",
+                        to="knowledge.article",
+                    ),
+                ),
+                (
+                    "notify_user",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Notify: whom (empty: the owner agent).",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "playbook",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="steps", to="playbooks.playbook"
+                    ),
+                ),
+                (
+                    "tag",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Tags.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="customers.tag",
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Send.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="outreach.template",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['playbook', 'position'],
-                'constraints': [models.UniqueConstraint(fields=('playbook', 'position'), name='playbooks_step_position')],
+                "ordering": ["playbook", "position"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("playbook", "position"), name="playbooks_step_position")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='signalmatch',
-            index=models.Index(fields=['customer', '-matched_at'], name='playbooks_match_customer'),
+            model_name="signalmatch",
+            index=models.Index(fields=["customer", "-matched_at"], name="playbooks_match_customer"),
         ),
         migrations.AddIndex(
-            model_name='signalmatch',
-            index=models.Index(condition=models.Q(('cleared_at__isnull', True)), fields=['organization'], name='playbooks_match_org'),
+            model_name="signalmatch",
+            index=models.Index(
+                condition=models.Q(("cleared_at__isnull", True)), fields=["organization"], name="playbooks_match_org"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='signalmatch',
-            constraint=models.UniqueConstraint(condition=models.Q(('cleared_at__isnull', True)), fields=('signal', 'customer'), name='playbooks_match_one_active'),
+            model_name="signalmatch",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("cleared_at__isnull", True)),
+                fields=("signal", "customer"),
+                name="playbooks_match_one_active",
+            ),
         ),
         migrations.AddIndex(
-            model_name='playbookrun',
-            index=models.Index(condition=models.Q(('state__in', ['running', 'waiting'])), fields=['next_due_at'], name='playbooks_run_due'),
+            model_name="playbookrun",
+            index=models.Index(
+                condition=models.Q(("state__in", ["running", "waiting"])),
+                fields=["next_due_at"],
+                name="playbooks_run_due",
+            ),
         ),
         migrations.AddIndex(
-            model_name='playbookrun',
-            index=models.Index(fields=['playbook', 'customer', '-started_at'], name='playbooks_run_cooldown'),
+            model_name="playbookrun",
+            index=models.Index(fields=["playbook", "customer", "-started_at"], name="playbooks_run_cooldown"),
         ),
         migrations.AddIndex(
-            model_name='playbookrun',
-            index=models.Index(fields=['customer', '-started_at'], name='playbooks_run_customer'),
+            model_name="playbookrun",
+            index=models.Index(fields=["customer", "-started_at"], name="playbooks_run_customer"),
         ),
         migrations.AddConstraint(
-            model_name='playbookrun',
-            constraint=models.UniqueConstraint(condition=models.Q(('state__in', ['running', 'waiting'])), fields=('playbook', 'customer'), name='playbooks_run_one_active'),
+            model_name="playbookrun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state__in", ["running", "waiting"])),
+                fields=("playbook", "customer"),
+                name="playbooks_run_one_active",
+            ),
         ),
     ]

@@ -1,0 +1,10 @@
+"""Beat jobs of the playbooks app. Each calls one service; all are safe to run twice."""
+
+from celery import shared_task
+
+
+@shared_task(name="playbooks.evaluate_signals", acks_late=True, reject_on_worker_lost=True)
+def evaluate_signals() -> dict[str, dict[str, int]]:
+    from playbooks.services import signals_evaluate  # noqa: PLC0415
+
+    return signals_evaluate()
