@@ -41,5 +41,7 @@ app.conf.beat_schedule = {
     "customers.prune_events": {"task": "customers.prune_events", "schedule": crontab(hour=3, minute=17)},
     # every beat: 'event happened' signals answer within a minute; the others when their interval is up
     "playbooks.evaluate_signals": {"task": "playbooks.evaluate_signals", "schedule": 20.0},
+    "playbooks.start_runs": {"task": "playbooks.start_runs", "schedule": 20.0},
+    "playbooks.advance_runs": {"task": "playbooks.advance_runs", "schedule": 20.0},
 }
 app.autodiscover_tasks()
