@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tickets', '0004_open_subject_trigram'),
+        ("tickets", "0004_open_subject_trigram"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='message',
-            name='sentiment',
+            model_name="message",
+            name="sentiment",
             field=models.FloatField(blank=True, null=True),
         ),
     ]
