@@ -312,3 +312,28 @@ def test_two_workers_advancing_at_once_run_each_step_once(queue):
     assert Delivery.objects.filter(source=f"playbook:{playbook.pk}").count() == 5
     assert PlaybookRunLog.objects.count() == 10
     assert set(PlaybookRun.objects.values_list("state", flat=True)) == {RunState.COMPLETED}
+
+
+def test_an_event_starts_its_playbook_in_the_same_beat(queue):
+    from playbooks.tasks import evaluate_signals
+
+    signal = SignalFactory(
+        kind=SignalKind.EVENT_HAPPENED,
+        params={"event_kind": "order_shipped", "property_filter": {"carrier": "dhl"}, "minutes": 10},
+    )
+    playbook = PlaybookFactory(signal=signal, owner_queue=queue, cooldown_days=0)
+    step(
+        playbook, 1, "send_template", template=TemplateFactory(category="service", subject="Your parcel is on its way")
+    )
+    customer = CustomerFactory()
+    CustomerEvent.objects.create(
+        customer=customer,
+        kind="order_shipped",
+        occurred_at=timezone.now(),
+        properties={"carrier": "dhl"},
+        event_id="s1",
+    )
+    evaluate_signals()
+    run = PlaybookRun.objects.get()
+    assert run.state == RunState.COMPLETED
+    assert Delivery.objects.get(idempotency_key=f"playbook-run:{run.pk}:step:1").subject == "Your parcel is on its way"
