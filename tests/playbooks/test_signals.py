@@ -412,3 +412,15 @@ def test_deactivating_a_signal_clears_its_matches_and_heals(now):
     signals_evaluate(now=now + dt.timedelta(minutes=10))
     assert active(signal) == {}
     assert CustomerHealth.objects.get(customer=customer).score == 100
+
+
+def test_outreach_segments_can_select_by_health(now):
+    from outreach.selectors import segment_customers
+    from outreach.services import segment_save
+
+    poor, fair, healthy = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    CustomerHealth.objects.create(customer=poor, score=40)
+    CustomerHealth.objects.create(customer=fair, score=70)
+    segment = segment_save(name="At risk", health_below=60)
+    assert list(segment_customers(segment=segment)) == [poor]
+    assert healthy not in segment_customers(segment=segment_save(segment=segment, health_below=100))
