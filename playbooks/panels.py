@@ -14,7 +14,7 @@ from django.utils import timezone
 from customers.models import Delivery
 from outreach.models import FollowUp, Incident
 from playbooks.models import PlaybookRun
-from playbooks.selectors import customer_active_matches, customer_health_score
+from playbooks.selectors import customer_active_matches, customer_health_score, organization_health_score
 from tickets.models import Ticket
 
 PER_SOURCE = 8
@@ -104,6 +104,11 @@ def customer_story(ticket: Any, viewer: Any) -> dict[str, Any]:
         "template": "playbooks/partials/_customer_story.html",
         "context": {
             "health": customer_health_score(customer_id=customer.pk),
+            "organization_health": (
+                organization_health_score(organization_id=customer.organization_id)
+                if customer.organization_id
+                else None
+            ),
             "matches": matches,
             "runs": runs,
             "timeline": moments[:TIMELINE],

@@ -14,6 +14,7 @@ from outreach.selectors import segment_customers
 from playbooks.models import (
     ACTIVE_RUN_STATES,
     CustomerHealth,
+    OrganizationHealth,
     Playbook,
     PlaybookRun,
     PlaybookRunLog,
@@ -141,7 +142,13 @@ def playbook_recent_runs(*, playbook: Playbook, limit: int = 50) -> list[Playboo
 
 
 def customer_health_score(*, customer_id: int) -> int:
-    return CustomerHealth.objects.filter(customer_id=customer_id).values_list("score", flat=True).first() or 100
+    row = CustomerHealth.objects.filter(customer_id=customer_id).values_list("score", flat=True).first()
+    return 100 if row is None else row
+
+
+def organization_health_score(*, organization_id: int) -> int:
+    row = OrganizationHealth.objects.filter(organization_id=organization_id).values_list("score", flat=True).first()
+    return 100 if row is None else row
 
 
 def customer_active_matches(*, customer_id: int) -> QuerySet[SignalMatch]:

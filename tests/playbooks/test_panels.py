@@ -54,6 +54,7 @@ def test_the_side_panel_tells_the_customers_story(agent_client, proactive):
     html = page.content.decode()
     story = html[html.index('id="customer-story"') :]
     assert '<span class="health health-good" id="health-score">80</span>' in story
+    assert 'id="organization-health">100/100' in story
     assert "login per week: 9, 4, 1, 1" in story
     assert "Win back" in story
     for text in ("Export is slow", "Rated", "EU database outage", "We miss you"):
