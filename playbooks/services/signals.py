@@ -448,7 +448,11 @@ def signals_evaluate(*, now: dt.datetime | None = None, force: bool = False) -> 
             "cleared": outcome.cleared,
             "ms": outcome.duration_ms,
         }
-    SignalMatch.objects.filter(signal__is_active=False, cleared_at__isnull=True).update(cleared_at=now, updated_at=now)
-    if due:
+    retired = SignalMatch.objects.filter(signal__is_active=False, cleared_at__isnull=True).update(
+        cleared_at=now, updated_at=now
+    )
+    changed = retired or any(result["new"] or result["cleared"] for result in results.values())
+    if changed or any(signal.kind != SignalKind.EVENT_HAPPENED for signal in due):
+        # not on a beat that only re-read 'event happened' signals without a change (every 20 seconds)
         health_recompute(now=now)
     return results
