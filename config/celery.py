@@ -37,5 +37,11 @@ app.conf.beat_schedule = {
     "outreach.link_incident_tickets": {"task": "outreach.link_incident_tickets", "schedule": 30.0},
     "tickets.sla_scan": {"task": "tickets.sla_scan", "schedule": 60.0},
     "tickets.autoclose": {"task": "tickets.autoclose", "schedule": crontab(minute=7)},
+    "customers.rollup_events": {"task": "customers.rollup_events", "schedule": 5 * 60.0},
+    "customers.prune_events": {"task": "customers.prune_events", "schedule": crontab(hour=3, minute=17)},
+    # every beat: 'event happened' signals answer within a minute; the others when their interval is up
+    "playbooks.evaluate_signals": {"task": "playbooks.evaluate_signals", "schedule": 20.0},
+    "playbooks.start_runs": {"task": "playbooks.start_runs", "schedule": 20.0},
+    "playbooks.advance_runs": {"task": "playbooks.advance_runs", "schedule": 20.0},
 }
 app.autodiscover_tasks()

@@ -159,10 +159,46 @@ class CustomerEvent(models.Model):
             models.Index(fields=["kind", "occurred_at", "customer"], name="customers_event_kind_time"),
             # one customer's recent events (the agent's side panel)
             models.Index(fields=["customer", "-occurred_at"], name="customers_event_customer_time"),
+            # "arrived since the rollup's watermark" and "arrived in the last minute" (playbooks)
+            models.Index(fields=["received_at"], name="customers_event_received"),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} by {self.customer_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class CustomerEventDay(models.Model):
+    """Events per (customer, kind, UTC day): what usage signals read, kept exact by ``events_rollup``.
+
+    ``count`` is every event of that day ever stored, ``pruned`` the part of it whose raw rows the
+    retention job has deleted, so re-aggregating a day from the raw rows left gives ``raw + pruned``.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="event_days", db_index=False)
+    kind = models.CharField(max_length=64)
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+    pruned = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["customer", "kind", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "kind", "day"], name="customers_eventday_unique"),
+        ]
+        indexes = [models.Index(fields=["kind", "day", "customer"], name="customers_eventday_kind_day")]
+
+    def __str__(self) -> str:
+        return f"{self.count} x {self.kind} by {self.customer_id} on {self.day}"
+
+
+class EventRollupState(models.Model):
+    """One row: events received before ``watermark`` are in the rollup (re-read with an overlap)."""
+
+    watermark = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"rolled up to {self.watermark}"
 
 
 class Category(models.TextChoices):

@@ -55,6 +55,7 @@ class SegmentForm(forms.ModelForm):
             "last_seen_after",
             "last_seen_before",
             "open_tickets",
+            "health_below",
         ]
         widgets = {
             name: forms.DateTimeInput(attrs={"type": "datetime-local"})

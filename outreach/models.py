@@ -5,6 +5,7 @@ what to send to whom and keep the progress of planning it.
 """
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -53,6 +54,12 @@ class Segment(models.Model):
     last_seen_after = models.DateTimeField(null=True, blank=True)
     last_seen_before = models.DateTimeField(null=True, blank=True)
     open_tickets = models.CharField(max_length=3, choices=OpenTickets.choices, blank=True, default="")
+    health_below = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(100)],
+        help_text="Customers whose health score (0-100, from the playbooks' signals) is below this.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

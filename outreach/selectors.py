@@ -52,6 +52,10 @@ def segment_customers(*, segment: Segment) -> QuerySet[Customer]:
         qs = qs.filter(last_seen_at__gte=segment.last_seen_after)
     if segment.last_seen_before:
         qs = qs.filter(last_seen_at__lt=segment.last_seen_before)
+    if segment.health_below is not None:
+        # playbooks keeps the scores (``Customer.health``, its reverse relation; no import of playbooks):
+        # a customer without a row scores 100 and is never below
+        qs = qs.filter(health__score__lt=segment.health_below)
     if segment.open_tickets:
         requesters = open_ticket_requesters()
         if segment.open_tickets == Segment.OpenTickets.YES:

@@ -458,6 +458,8 @@ class Message(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     #: where the message was before a merge or split moved it
     moved_from = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    #: a customer message's sentiment, -1 to 1 (``tickets.sentiment``), stored when it arrives
+    sentiment = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -479,6 +481,12 @@ class Message(models.Model):
         if self.author_customer_id:
             return self.author_customer.name
         return ""
+
+    @property
+    def sentiment_label(self) -> str:
+        from tickets.sentiment import sentiment_label  # noqa: PLC0415  (loads the lexicon only when used)
+
+        return sentiment_label(self.sentiment)
 
 
 def attachment_upload_to(instance: "Attachment", filename: str) -> str:

@@ -29,6 +29,7 @@ from tickets.forms import (
     TicketFilterForm,
 )
 from tickets.models import Kind, Priority, Status
+from tickets.panels import ticket_panels
 from tickets.selectors import (
     BUILTIN_VIEWS,
     QUEUE_ROW_COLUMNS,
@@ -283,6 +284,7 @@ def _detail_context(request: AuthedRequest, ticket: Any, **extra: Any) -> dict[s
         "properties_form": _properties_form(ticket),
         **_property_choices(request),
         "merge_form": MergeForm(initial={"expected_version": ticket.version}),
+        "panels": ticket_panels(ticket=ticket, viewer=viewer),
     }
     context.update(extra)
     return context

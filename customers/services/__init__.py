@@ -19,6 +19,7 @@ from customers.services.deliveries import (
     deliveries_send,
     deliveries_sweep,
 )
+from customers.services.rollup import events_prune, events_rollup
 
 __all__ = [
     "DeliveryDraft",
@@ -33,6 +34,8 @@ __all__ = [
     "deliveries_retry",
     "deliveries_send",
     "deliveries_sweep",
+    "events_prune",
+    "events_rollup",
     "user_email_verify",
     "user_verification_read",
     "user_verification_send",

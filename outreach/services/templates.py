@@ -21,6 +21,7 @@ SEGMENT_FIELDS = (
     "last_seen_after",
     "last_seen_before",
     "open_tickets",
+    "health_below",
 )
 
 SAMPLE_TICKET = {"id": 1234, "subject": "Example request", "status": "solved", "url": ""}

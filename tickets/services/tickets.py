@@ -34,6 +34,7 @@ from tickets.models import (
     TicketCounter,
     TicketEvent,
 )
+from tickets.sentiment import sentiment_score
 from tickets.services import sla
 from tickets.services._common import (
     UNSET,
@@ -261,6 +262,7 @@ def _add_message(
         body=body,
         body_html=render_markdown(body),
         created_at=change.now,
+        sentiment=None if by_agent else sentiment_score(body),
     )
     if files:
         attachments_store(message=message, files=files)
