@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0004_event_rollup'),
-        ('customers', '0004_identity_verification'),
+        ("customers", "0004_event_rollup"),
+        ("customers", "0004_identity_verification"),
     ]
 
-    operations = [
-    ]
+    operations = []

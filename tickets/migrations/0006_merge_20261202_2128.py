@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tickets', '0005_identity_verification'),
-        ('tickets', '0005_message_sentiment'),
+        ("tickets", "0005_identity_verification"),
+        ("tickets", "0005_message_sentiment"),
     ]
 
-    operations = [
-    ]
+    operations = []
