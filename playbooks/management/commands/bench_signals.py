@@ -97,8 +97,9 @@ class Command(BaseCommand):
         n_orgs = max(1, n_customers // 10)
         started = time.perf_counter()
         _sql(
-            "INSERT INTO customers_organization (name, plan, region, renewal_date, shared_tickets, notes, created_at)"
-            " SELECT 'Bench org ' || g, 'business', 'eu-west', current_date + (g %% 400), false, '', now()"
+            "INSERT INTO customers_organization (name, plan, region, renewal_date, shared_tickets,"
+            " domain_members_see_tickets, notes, created_at)"
+            " SELECT 'Bench org ' || g, 'business', 'eu-west', current_date + (g %% 400), false, false, '', now()"
             " FROM generate_series(1, %s) g ON CONFLICT DO NOTHING",
             [n_orgs],
         )
@@ -107,8 +108,9 @@ class Command(BaseCommand):
         )
         _sql(
             "INSERT INTO customers_customer (name, email, organization_id, timezone, language, external_id,"
-            " created_at) SELECT 'Bench customer ' || g, 'bench' || g || '@bench.example', %s + (g %% %s), 'UTC',"
-            " 'en', 'bench-' || g, now() - interval '400 days' + random() * interval '380 days'"
+            " organization_by_domain, created_at) SELECT 'Bench customer ' || g, 'bench' || g || '@bench.example',"
+            " %s + (g %% %s), 'UTC', 'en', 'bench-' || g, false,"
+            " now() - interval '400 days' + random() * interval '380 days'"
             " FROM generate_series(1, %s) g ON CONFLICT DO NOTHING",
             [org_min, n_orgs, n_customers],
         )
