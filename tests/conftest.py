@@ -37,6 +37,13 @@ def agent_client(agent) -> Client:
 
 
 @pytest.fixture
+def manager_client(manager) -> Client:
+    client = Client()
+    client.force_login(manager)
+    return client
+
+
+@pytest.fixture
 def customer_client(customer_user) -> Client:
     client = Client()
     client.force_login(customer_user)
