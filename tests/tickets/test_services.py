@@ -298,9 +298,9 @@ def test_merge_into_itself_or_a_closed_ticket_is_refused(agent):
     a, b = make_ticket(), make_ticket()
     with pytest.raises(ApplicationError):
         ticket_merge(source=a, target=a, actor=agent)
-    ticket_merge(source=b, target=a, actor=agent)
+    ticket_merge(source=b, target=a, actor=agent, confirm=True)
     with pytest.raises(ApplicationError, match="closed"):
-        ticket_merge(source=a, target=b, actor=agent)
+        ticket_merge(source=a, target=b, actor=agent, confirm=True)
 
 
 def test_split_moves_one_message_into_a_linked_ticket(agent):
