@@ -538,8 +538,12 @@ def attachment_view(request: AuthedRequest, ticket_id: int, attachment_id: int) 
 
 def attachment_response(attachment: Any) -> FileResponse:
     """Always a download, never rendered inline: an uploaded .html or .svg cannot run in our origin."""
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as exc:  # its transaction has not committed (or the disk lost it)
+        raise Http404("No such attachment.") from exc
     response = FileResponse(
-        attachment.file.open("rb"),
+        handle,
         as_attachment=True,
         filename=attachment.filename,
         content_type=attachment.content_type,

@@ -353,7 +353,7 @@ def test_a_macro_cannot_reach_model_internals(agent):
 
 def test_an_attachment_is_stored_under_a_random_name(agent):
     ticket = make_ticket()
-    upload = SimpleUploadedFile("screen shot.png", b"\x89PNG....", content_type="image/png")
+    upload = SimpleUploadedFile("screen shot.png", b"\x89PNG\r\n\x1a\n", content_type="image/png")
     message = ticket_reply(ticket=ticket, author=agent, body="See attached", attachments=[upload])
     attachment = message.attachments.get()
     assert attachment.filename == "screen shot.png"
