@@ -49,6 +49,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         constraints = [models.UniqueConstraint(Lower("email"), name="core_user_email_ci_unique")]
         ordering = ["email"]
+        permissions = [("invite_agent", "Can invite agents and change their queues and role")]
 
     def __str__(self) -> str:
         return self.name or self.email

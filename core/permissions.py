@@ -26,3 +26,14 @@ def grant(apps: Any, schema_editor: Any, *, group: str, app_label: str, codename
 
 def model_codenames(models: list[str], actions: tuple[str, ...] = ("view", "add", "change", "delete")) -> list[str]:
     return [f"{action}_{model}" for model in models for action in actions]
+
+
+def revoke(apps: Any, schema_editor: Any, *, group: str, app_label: str, codenames: list[str]) -> None:
+    """Take permissions back from a group (a later migration narrowing what a role may do)."""
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    group_obj = Group.objects.filter(name=group).first()
+    if group_obj is not None:
+        group_obj.permissions.remove(
+            *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+        )

@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.policies import CapabilityAdminMixin
 from customers.models import (
     ContactPreference,
     Customer,
@@ -35,7 +36,8 @@ class OrganizationDomainInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(CapabilityAdminMixin, admin.ModelAdmin):
+    capability = "organization.edit"
     list_display = [
         "name",
         "plan",
@@ -58,7 +60,8 @@ class ContactPreferenceInline(admin.StackedInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(CapabilityAdminMixin, admin.ModelAdmin):
+    capability = "customer.edit"
     list_display = ["name", "email", "organization", "timezone", "language", "created_at", "last_seen_at"]
     list_filter = ["organization__plan", "language", "tags"]
     search_fields = ["name", "email", "external_id", "organization__name"]

@@ -1,17 +1,20 @@
 from django.contrib import admin
 
+from core.policies import CapabilityAdminMixin
 from outreach.models import Campaign, Fanout, Incident, IncidentUpdate, ReminderRule, Segment, Template
 
 
 @admin.register(Template)
-class TemplateAdmin(admin.ModelAdmin):
+class TemplateAdmin(CapabilityAdminMixin, admin.ModelAdmin):
+    capability = "template.edit"
     list_display = ["name", "category", "subject", "updated_at"]
     list_filter = ["category"]
     search_fields = ["name", "subject", "body"]
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(CapabilityAdminMixin, admin.ModelAdmin):
+    capability = "segment.edit"
     list_display = ["name", "open_tickets", "updated_at"]
     list_filter = ["open_tickets"]
     search_fields = ["name", "description"]
@@ -29,7 +32,8 @@ class IncidentUpdateInline(admin.TabularInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(CapabilityAdminMixin, admin.ModelAdmin):
+    capability = "incident.declare"
     list_display = ["title", "kind", "severity", "status", "started_at", "resolved_at"]
     list_filter = ["kind", "severity", "status"]
     search_fields = ["title", "message"]
@@ -48,7 +52,8 @@ class IncidentUpdateAdmin(admin.ModelAdmin):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(CapabilityAdminMixin, admin.ModelAdmin):
+    capability = "campaign.send"  # changing a scheduled campaign changes what is sent
     list_display = ["name", "template", "segment", "schedule", "status", "send_at", "started_at", "finished_at"]
     list_filter = ["status", "schedule"]
     search_fields = ["name", "template__name", "segment__name"]

@@ -111,6 +111,7 @@ class Incident(models.Model):
     class Meta:
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["status", "-started_at"], name="outreach_incident_status")]
+        permissions = [("declare_incident", "Can declare incidents and post updates that notify customers")]
 
     def __str__(self) -> str:
         return self.title
@@ -192,6 +193,7 @@ class Campaign(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "send_at"], name="outreach_campaign_due")]
+        permissions = [("send_campaign", "Can schedule, send and cancel campaigns")]
 
     def __str__(self) -> str:
         return self.name

@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
+from core.policies import can, capability_required, denied_message
 from core.roles import agent_required
 from core.tokens import TokenExpired
 from core.types import AuthedRequest, HtmxRequest
@@ -55,6 +56,10 @@ def _fail(form: Any, exc: ApplicationError) -> None:
         form.add_error(None, exc.message)
 
 
+def _forbidden(request: AuthedRequest, capability: str) -> HttpResponse:
+    return render(request, "agent/forbidden.html", {"message": denied_message(capability)}, status=403)
+
+
 # --- home ----------------------------------------------------------------------------
 
 
@@ -72,7 +77,7 @@ def outreach_home_view(request: AuthedRequest) -> HttpResponse:
 # --- incidents -----------------------------------------------------------------------
 
 
-@agent_required
+@capability_required("incident.declare")
 def incident_declare_view(request: AuthedRequest) -> HttpResponse:
     form = IncidentDeclareForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -86,7 +91,7 @@ def incident_declare_view(request: AuthedRequest) -> HttpResponse:
     return render(request, "outreach/incident_form.html", {"form": form, "title": "Declare an incident"})
 
 
-@agent_required
+@capability_required("incident.declare")
 def maintenance_schedule_view(request: AuthedRequest) -> HttpResponse:
     form = MaintenanceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -124,7 +129,7 @@ def incident_detail_view(request: AuthedRequest, incident_id: int) -> HttpRespon
 
 
 @require_POST
-@agent_required
+@capability_required("incident.declare")
 def incident_update_view(request: AuthedRequest, incident_id: int) -> HttpResponse:
     incident = selectors.incident_get(incident_id=incident_id)
     form = IncidentUpdateForm(request.POST)
@@ -140,7 +145,7 @@ def incident_update_view(request: AuthedRequest, incident_id: int) -> HttpRespon
 
 
 @require_POST
-@agent_required
+@capability_required("incident.declare")
 def incident_resolve_view(request: AuthedRequest, incident_id: int) -> HttpResponse:
     incident = selectors.incident_get(incident_id=incident_id)
     form = IncidentResolveForm(request.POST)
@@ -156,7 +161,7 @@ def incident_resolve_view(request: AuthedRequest, incident_id: int) -> HttpRespo
 
 
 @require_POST
-@agent_required
+@capability_required("incident.declare")
 def maintenance_start_view(request: AuthedRequest, incident_id: int) -> HttpResponse:
     incident = selectors.incident_get(incident_id=incident_id)
     try:
@@ -187,7 +192,7 @@ def incident_link_view(request: AuthedRequest, incident_id: int) -> HttpResponse
 
 
 @require_POST
-@agent_required
+@capability_required("incident.declare")
 def incident_solve_linked_view(request: AuthedRequest, incident_id: int) -> HttpResponse:
     from outreach.services import incident_solve_linked_tickets  # noqa: PLC0415
 
@@ -209,7 +214,7 @@ def incident_solve_linked_view(request: AuthedRequest, incident_id: int) -> Http
 # --- campaigns -----------------------------------------------------------------------
 
 
-@agent_required
+@capability_required("campaign.draft")
 def campaign_create_view(request: AuthedRequest) -> HttpResponse:
     form = CampaignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -243,7 +248,7 @@ def campaign_detail_view(request: AuthedRequest, campaign_id: int) -> HttpRespon
 
 
 @require_POST
-@agent_required
+@capability_required("campaign.send")
 def campaign_schedule_view(request: AuthedRequest, campaign_id: int) -> HttpResponse:
     campaign = selectors.campaign_get(campaign_id=campaign_id)
     try:
@@ -256,7 +261,7 @@ def campaign_schedule_view(request: AuthedRequest, campaign_id: int) -> HttpResp
 
 
 @require_POST
-@agent_required
+@capability_required("campaign.send")
 def campaign_cancel_view(request: AuthedRequest, campaign_id: int) -> HttpResponse:
     campaign = selectors.campaign_get(campaign_id=campaign_id)
     try:
@@ -274,6 +279,8 @@ def campaign_cancel_view(request: AuthedRequest, campaign_id: int) -> HttpRespon
 @agent_required
 def template_edit_view(request: AuthedRequest, template_id: int | None = None) -> HttpResponse:
     template = selectors.template_get(template_id=template_id) if template_id else None
+    if (request.method == "POST" or template is None) and not can(request.user, "template.edit"):
+        return _forbidden(request, "template.edit")
     form = TemplateForm(request.POST or None, instance=template)
     if request.method == "POST" and form.is_valid():
         try:
@@ -299,6 +306,8 @@ def template_edit_view(request: AuthedRequest, template_id: int | None = None) -
 @agent_required
 def segment_edit_view(request: AuthedRequest, segment_id: int | None = None) -> HttpResponse:
     segment = selectors.segment_get(segment_id=segment_id) if segment_id else None
+    if (request.method == "POST" or segment is None) and not can(request.user, "segment.edit"):
+        return _forbidden(request, "segment.edit")
     form = SegmentForm(request.POST or None, instance=segment)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)

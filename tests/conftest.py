@@ -37,6 +37,13 @@ def agent_client(agent) -> Client:
 
 
 @pytest.fixture
+def manager_client(manager) -> Client:
+    client = Client()
+    client.force_login(manager)
+    return client
+
+
+@pytest.fixture
 def customer_client(customer_user) -> Client:
     client = Client()
     client.force_login(customer_user)
@@ -79,3 +86,43 @@ def travel(monkeypatch):
         monkeypatch.setattr(signing.time, "time", lambda: later)
 
     return move
+
+
+@pytest.fixture(autouse=True)
+def _role_permissions(request):
+    """The groups' permissions come from data migrations; a transactional test's flush (browser journeys)
+    deletes them, so they are granted again before a test that uses the database."""
+    if not any(name in request.fixturenames for name in ("db", "transactional_db", "django_db_setup")) and (
+        request.node.get_closest_marker("django_db") is None
+    ):
+        return
+    request.getfixturevalue("transactional_db" if _is_transactional(request) else "db")
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    managers = Group.objects.filter(name="Managers").first()
+    if managers is not None and managers.permissions.exists():
+        return
+    import importlib
+
+    for module in (
+        "core.migrations.0002_groups",
+        "customers.migrations.0002_permissions",
+        "knowledge.migrations.0003_permissions",
+        "outreach.migrations.0002_permissions",
+        "tickets.migrations.0003_permissions",
+        "core.migrations.0003_capabilities",
+        "customers.migrations.0004_capabilities",
+        "outreach.migrations.0004_capabilities",
+    ):
+        migration = importlib.import_module(module)
+        for operation in migration.Migration.operations:
+            if hasattr(operation, "code"):
+                operation.code(apps, None)
+
+
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return "transactional_db" in request.fixturenames or bool(
+        marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    )

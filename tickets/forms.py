@@ -134,6 +134,8 @@ class PropertiesForm(forms.Form):
 class MergeForm(forms.Form):
     into = forms.CharField(max_length=20, label="Merge into ticket", help_text="Its number, e.g. #1042")
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    #: the number of the target the agent confirmed merging into, having been told it is another customer's
+    confirm = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def clean_into(self) -> int:
         value = self.cleaned_data["into"].strip().lstrip("#")

@@ -424,3 +424,26 @@ def agents_active() -> QuerySet[User]:
 def agent_by_email(*, email: str) -> Any:
     """The active agent with this e-mail, or None."""
     return agents_active().filter(email=email.strip().lower()).first()
+
+
+# --- the team -------------------------------------------------------------------------------------
+
+
+def team_list() -> QuerySet[User]:
+    """Agents and managers with their groups and queues (three queries, whatever the team's size)."""
+    return (
+        User.objects.filter(groups__name__in=["Agents", "Managers"])
+        .distinct()
+        .prefetch_related(
+            "groups", Prefetch("queue_memberships", queryset=QueueMembership.objects.select_related("queue"))
+        )
+        .order_by("name", "email")
+    )
+
+
+def team_member_get(*, user_id: int) -> User:
+    """A team member a manager may change: never a superuser, never a customer's account (404)."""
+    user = team_list().filter(pk=user_id, is_superuser=False).first()
+    if user is None:
+        raise Http404("No such team member.")
+    return user

@@ -2,10 +2,15 @@
 
 from django.urls import path
 
-from tickets import help_views, views
+from tickets import help_views, team_views, views
 
 agent_urlpatterns = [
     path("", views.ticket_queue_view, name="agent-home"),
+    path("team/", team_views.team_list_view, name="agent-team"),
+    path("team/invite/", team_views.team_invite_view, name="agent-team-invite"),
+    path("team/<int:user_id>/", team_views.team_member_view, name="agent-team-member"),
+    path("team/<int:user_id>/resend/", team_views.team_resend_view, name="agent-team-resend"),
+    path("welcome/<str:token>/", team_views.invite_accept_view, name="agent-team-welcome"),
     path("tickets/new/", views.ticket_create_view, name="agent-ticket-create"),
     path("tickets/bulk/", views.ticket_bulk_view, name="agent-ticket-bulk"),
     path("tickets/views/", views.saved_view_create_view, name="agent-saved-view-create"),

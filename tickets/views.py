@@ -471,20 +471,30 @@ def ticket_update_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
 def ticket_merge_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
     form = MergeForm(request.POST)
+    confirm = None
     if form.is_valid():
+        target = None
         try:
             target = ticket_get_by_number_for(viewer=request.user, number=form.cleaned_data["into"])
             target = ticket_merge(
-                source=ticket, target=target, actor=request.user, expected_version=form.cleaned_data["expected_version"]
+                source=ticket,
+                target=target,
+                actor=request.user,
+                expected_version=form.cleaned_data["expected_version"],
+                confirm=form.cleaned_data["confirm"] == target.number,
             )
         except ApplicationError as exc:
-            form.add_error("into", exc.message)
+            if exc.extra.get("confirm_required"):  # different customers: the page asks, naming both
+                confirm = {**exc.extra, "target": target}
+            else:
+                form.add_error("into", exc.message)
         except Http404:  # an unknown number is a mistake in the form, not a missing page
             form.add_error("into", "No ticket with that number that you can see.")
         else:
             messages.success(request, f"{ticket.reference} was merged into {target.reference}.")
             return redirect(target)
-    return render(request, "tickets/ticket_detail.html", _detail_context(request, ticket, merge_form=form), status=400)
+    context = _detail_context(request, ticket, merge_form=form, merge_confirm=confirm)
+    return render(request, "tickets/ticket_detail.html", context, status=200 if confirm else 400)
 
 
 @require_POST
@@ -530,8 +540,12 @@ def attachment_view(request: AuthedRequest, ticket_id: int, attachment_id: int) 
 
 def attachment_response(attachment: Any) -> FileResponse:
     """Always a download, never rendered inline: an uploaded .html or .svg cannot run in our origin."""
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as exc:  # its transaction has not committed (or the disk lost it)
+        raise Http404("No such attachment.") from exc
     response = FileResponse(
-        attachment.file.open("rb"),
+        handle,
         as_attachment=True,
         filename=attachment.filename,
         content_type=attachment.content_type,

@@ -132,9 +132,10 @@ SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 60 * 60 * 24 * 365)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = not DEBUG
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=not DEBUG)
+# trust X-Forwarded-Proto only behind a proxy that sets it (and strips it from clients): DJANGO_BEHIND_PROXY=false
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DJANGO_BEHIND_PROXY", default=True) else None
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 X_FRAME_OPTIONS = "DENY"
 
@@ -258,6 +259,8 @@ HELPDESK = {
     "SLA_SCAN_LIMIT": env.int("HELPDESK_SLA_SCAN_LIMIT", default=2_000),
     "TICKET_DEFAULT_QUEUE": env.str("HELPDESK_TICKET_DEFAULT_QUEUE", default=""),
     "TICKET_VIEWER_SECONDS": env.int("HELPDESK_TICKET_VIEWER_SECONDS", default=60),
+    # how long a manager's invitation to the team works (tickets.services.team)
+    "AGENT_INVITE_MAX_AGE_HOURS": env.int("HELPDESK_AGENT_INVITE_MAX_AGE_HOURS", default=7 * 24),
     # knowledge search: rank at most this many matches, show "1,000+" beyond (knowledge.selectors)
     "SEARCH_RANK_LIMIT": env.int("HELPDESK_SEARCH_RANK_LIMIT", default=1000),
     "SEARCH_SUGGEST_RANK_LIMIT": env.int("HELPDESK_SEARCH_SUGGEST_RANK_LIMIT", default=200),

@@ -4,6 +4,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.permissions import Can, IsAgent
 from customers.api.serializers import DeliveryOutputSerializer
 from outreach import selectors
 from outreach.api.serializers import (
@@ -32,6 +33,8 @@ def _page(name: str, item: serializers.Serializer) -> serializers.Serializer:
 
 
 class IncidentListApi(APIView):
+    permission_classes = [IsAgent, Can("incident.declare", methods=("POST",))]
+
     @extend_schema(
         responses=_page("IncidentPage", IncidentOutputSerializer(many=True)),
         operation_id="incidents_list",
@@ -71,6 +74,8 @@ class IncidentDetailApi(APIView):
 
 
 class IncidentUpdateApi(APIView):
+    permission_classes = [IsAgent, Can("incident.declare")]
+
     @extend_schema(request=IncidentMessageInputSerializer, responses={201: IncidentUpdateOutputSerializer})
     def post(self, request: Request, incident_id: int) -> Response:
         """Post an update; the same customers are notified again."""
@@ -82,6 +87,8 @@ class IncidentUpdateApi(APIView):
 
 
 class IncidentResolveApi(APIView):
+    permission_classes = [IsAgent, Can("incident.declare")]
+
     @extend_schema(request=IncidentResolveInputSerializer, responses=IncidentOutputSerializer)
     def post(self, request: Request, incident_id: int) -> Response:
         incident = selectors.incident_get(incident_id=incident_id)
@@ -99,6 +106,8 @@ class IncidentProgressApi(APIView):
 
 
 class CampaignListApi(APIView):
+    permission_classes = [IsAgent, Can("campaign.draft", methods=("POST",))]
+
     @extend_schema(
         responses=_page("CampaignPage", CampaignOutputSerializer(many=True)),
         operation_id="campaigns_list",
@@ -130,6 +139,8 @@ class CampaignDetailApi(APIView):
 
 
 class CampaignScheduleApi(APIView):
+    permission_classes = [IsAgent, Can("campaign.send")]
+
     @extend_schema(request=None, responses=CampaignOutputSerializer)
     def post(self, request: Request, campaign_id: int) -> Response:
         campaign = campaign_schedule(campaign=selectors.campaign_get(campaign_id=campaign_id), actor=request.user)
@@ -137,6 +148,8 @@ class CampaignScheduleApi(APIView):
 
 
 class CampaignCancelApi(APIView):
+    permission_classes = [IsAgent, Can("campaign.send")]
+
     @extend_schema(
         request=None,
         responses=inline_serializer(

@@ -2,6 +2,7 @@
 the progress bar reaches 100%, and a customer sees the banner and the status page."""
 
 import pytest
+from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from customers.models import Delivery
@@ -24,7 +25,8 @@ def test_an_agent_declares_an_incident_watches_it_reach_100_percent_and_a_custom
     customer_user = CustomerUserFactory(email="casey@acme.example")
     customer_user.customer.organization = affected
     customer_user.customer.save(update_fields=["organization"])
-    AgentFactory(email="alex@support.example", name="Alex Agent")
+    on_call = AgentFactory(email="alex@support.example", name="Alex Agent")
+    on_call.groups.add(Group.objects.get(name="On call"))  # declaring is a manager's or the on-call agent's
 
     with SmtpServer() as smtp, publishing_to_broker(tmp_path):
         worker = WorkerProcess(var_dir=tmp_path, email_url=smtp.url, concurrency=2).start()

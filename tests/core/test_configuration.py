@@ -31,6 +31,23 @@ def test_check_deploy_prints_no_warnings_with_debug_off_and_a_real_secret_key(tm
     assert "WARNINGS" not in result.stderr
 
 
+def test_check_deploy_with_the_production_settings_module_and_every_security_setting(tmp_path):
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", tmp_path=tmp_path,
+        DJANGO_SETTINGS_MODULE="config.settings.production", DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="k3y-" + "Zq7Lp2Xw" * 8, DJANGO_ALLOWED_HOSTS="help.example.com",
+        DJANGO_CSRF_TRUSTED_ORIGINS="https://help.example.com", DJANGO_BEHIND_PROXY="false",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+    # an insecure choice is reported, so the check really looks at these settings
+    weak = manage("check", "--deploy", "--fail-level", "WARNING", tmp_path=tmp_path,
+                  DJANGO_SETTINGS_MODULE="config.settings.production", DJANGO_SECRET_KEY="k3y-" + "Zq7Lp2Xw" * 8,
+                  DJANGO_SECURE_SSL_REDIRECT="false")  # fmt: skip
+    assert weak.returncode != 0
+    assert "security.W008" in weak.stdout + weak.stderr
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [

@@ -23,7 +23,7 @@ def product():
 # --- pages --------------------------------------------------------------------------------
 
 
-def test_the_workspace_pages_render(agent_client, product):
+def test_the_workspace_pages_render(manager_client, product):
     incident = incident_declare(title="Down", message="Sorry", products=[product])
     campaign = campaign_create(name="News", template=TemplateFactory(), segment=SegmentFactory())
     for url in [
@@ -38,12 +38,12 @@ def test_the_workspace_pages_render(agent_client, product):
         f"/agent/outreach/segments/{campaign.segment_id}/",
         "/agent/outreach/segments/new/",
     ]:
-        response = agent_client.get(url)
+        response = manager_client.get(url)
         assert response.status_code == 200, url
-    page = agent_client.get(f"/agent/outreach/incidents/{incident.pk}/").content.decode()
+    page = manager_client.get(f"/agent/outreach/incidents/{incident.pk}/").content.decode()
     assert 'id="incident-progress"' in page
     assert "data-percent=" in page
-    assert 'id="campaign-progress"' in agent_client.get(f"/agent/outreach/campaigns/{campaign.pk}/").content.decode()
+    assert 'id="campaign-progress"' in manager_client.get(f"/agent/outreach/campaigns/{campaign.pk}/").content.decode()
 
 
 def test_progress_polls_return_the_partial(agent_client, product, htmx_headers):
@@ -62,16 +62,16 @@ def test_customers_and_strangers_do_not_see_the_workspace(client, customer_clien
 
 
 def test_declaring_from_the_page_notifies_and_keeps_input_on_error(
-    agent_client, product, django_capture_on_commit_callbacks
+    manager_client, product, django_capture_on_commit_callbacks
 ):
-    response = agent_client.post(
+    response = manager_client.post(
         "/agent/outreach/incidents/new/", {"title": "Kept title", "message": "m", "severity": "major"}
     )
     assert response.status_code == 200
     assert 'value="Kept title"' in response.content.decode()
     assert Incident.objects.count() == 0
     with django_capture_on_commit_callbacks(execute=True):
-        response = agent_client.post(
+        response = manager_client.post(
             "/agent/outreach/incidents/new/",
             {"title": "Billing down", "message": "m", "severity": "major", "products": [product.pk]},
         )
@@ -91,8 +91,8 @@ def test_template_preview_for_a_customer(agent_client, htmx_headers):
     assert "<script>x" not in html
 
 
-def test_a_template_that_does_not_compile_is_refused_with_input_kept(agent_client):
-    response = agent_client.post(
+def test_a_template_that_does_not_compile_is_refused_with_input_kept(manager_client):
+    response = manager_client.post(
         "/agent/outreach/templates/new/",
         {"name": "Broken", "category": "announcement", "subject": "s", "body": "{% if %}"},
     )
@@ -101,7 +101,7 @@ def test_a_template_that_does_not_compile_is_refused_with_input_kept(agent_clien
     assert 'value="Broken"' in response.content.decode()
 
 
-def test_campaign_schedule_and_cancel_from_the_page(agent_client):
+def test_campaign_schedule_and_cancel_from_the_page(manager_client):
     campaign = campaign_create(
         name="Later",
         template=TemplateFactory(),
@@ -109,10 +109,10 @@ def test_campaign_schedule_and_cancel_from_the_page(agent_client):
         schedule="at",
         send_at=timezone.now() + dt.timedelta(days=1),
     )
-    agent_client.post(f"/agent/outreach/campaigns/{campaign.pk}/schedule/")
+    manager_client.post(f"/agent/outreach/campaigns/{campaign.pk}/schedule/")
     campaign.refresh_from_db()
     assert campaign.status == "scheduled"
-    agent_client.post(f"/agent/outreach/campaigns/{campaign.pk}/cancel/")
+    manager_client.post(f"/agent/outreach/campaigns/{campaign.pk}/cancel/")
     campaign.refresh_from_db()
     assert campaign.status == "cancelled"
 
@@ -131,8 +131,8 @@ def test_the_status_page_and_banner_for_signed_in_customers(product):
 # --- API ----------------------------------------------------------------------------------
 
 
-def test_api_declare_update_resolve_and_list(agent, api_client_for, product, django_capture_on_commit_callbacks):
-    api = api_client_for(agent)
+def test_api_declare_update_resolve_and_list(manager, api_client_for, product, django_capture_on_commit_callbacks):
+    api = api_client_for(manager)
     with django_capture_on_commit_callbacks(execute=True):
         created = api.post(
             "/api/v1/incidents/", {"title": "API down", "message": "m", "products": ["billing"]}, format="json"
@@ -149,8 +149,8 @@ def test_api_declare_update_resolve_and_list(agent, api_client_for, product, dja
     assert len(deliveries) == 6
 
 
-def test_api_validation_errors_are_per_field(agent, api_client_for):
-    response = api_client_for(agent).post("/api/v1/incidents/", {"title": ""}, format="json")
+def test_api_validation_errors_are_per_field(agent, manager, api_client_for):
+    response = api_client_for(manager).post("/api/v1/incidents/", {"title": ""}, format="json")
     assert response.status_code == 400
     assert set(response.json()["extra"]["fields"]) >= {"title", "message"}
     response = api_client_for(agent).post("/api/v1/campaigns/", {"name": "x", "template": 999}, format="json")
@@ -159,9 +159,9 @@ def test_api_validation_errors_are_per_field(agent, api_client_for):
     assert Incident.objects.count() == 0
 
 
-def test_api_campaign_create_schedule_progress_cancel(agent, api_client_for, django_capture_on_commit_callbacks):
+def test_api_campaign_create_schedule_progress_cancel(manager, api_client_for, django_capture_on_commit_callbacks):
     CustomerFactory.create_batch(3)
-    api = api_client_for(agent)
+    api = api_client_for(manager)
     body = {"name": "News", "template": TemplateFactory().pk, "segment": SegmentFactory().pk, "throttle_per_minute": 1}
     created = api.post("/api/v1/campaigns/", body, format="json")
     assert created.status_code == 201

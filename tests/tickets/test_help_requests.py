@@ -142,9 +142,12 @@ def test_the_requester_marks_the_request_solved(customer_client, customer_user):
     assert ticket.solved_at is not None
 
 
-def test_attachments_of_public_messages_download_and_others_are_404(customer_client, customer_user, client):
+def test_attachments_of_public_messages_download_and_others_are_404(
+    customer_client, customer_user, client, django_capture_on_commit_callbacks
+):
     upload = SimpleUploadedFile("log.txt", b"error 42", content_type="text/plain")
-    ticket = make_ticket(requester=customer_user.customer, attachments=[upload])
+    with django_capture_on_commit_callbacks(execute=True):  # the file is written when the ticket commits
+        ticket = make_ticket(requester=customer_user.customer, attachments=[upload])
     attachment = ticket.messages.get().attachments.get()
     url = reverse("help-request-attachment", args=[ticket.pk, attachment.pk])
     response = customer_client.get(url)

@@ -298,9 +298,9 @@ def test_merge_into_itself_or_a_closed_ticket_is_refused(agent):
     a, b = make_ticket(), make_ticket()
     with pytest.raises(ApplicationError):
         ticket_merge(source=a, target=a, actor=agent)
-    ticket_merge(source=b, target=a, actor=agent)
+    ticket_merge(source=b, target=a, actor=agent, confirm=True)
     with pytest.raises(ApplicationError, match="closed"):
-        ticket_merge(source=a, target=b, actor=agent)
+        ticket_merge(source=a, target=b, actor=agent, confirm=True)
 
 
 def test_split_moves_one_message_into_a_linked_ticket(agent):
@@ -353,7 +353,7 @@ def test_a_macro_cannot_reach_model_internals(agent):
 
 def test_an_attachment_is_stored_under_a_random_name(agent):
     ticket = make_ticket()
-    upload = SimpleUploadedFile("screen shot.png", b"\x89PNG....", content_type="image/png")
+    upload = SimpleUploadedFile("screen shot.png", b"\x89PNG\r\n\x1a\n", content_type="image/png")
     message = ticket_reply(ticket=ticket, author=agent, body="See attached", attachments=[upload])
     attachment = message.attachments.get()
     assert attachment.filename == "screen shot.png"

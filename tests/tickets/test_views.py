@@ -190,12 +190,15 @@ def test_a_disallowed_attachment_is_refused_and_the_text_kept(agent_client, tick
     assert not Message.objects.filter(body="See attached").exists()
 
 
-def test_an_attachment_is_served_only_to_those_who_see_the_ticket(agent_client, ticket, client):
+def test_an_attachment_is_served_only_to_those_who_see_the_ticket(
+    agent_client, ticket, client, django_capture_on_commit_callbacks
+):
     upload = SimpleUploadedFile("shot.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, content_type="image/png")
-    agent_client.post(
-        reverse("agent-ticket-reply", args=[ticket.pk]),
-        {"body": "Screenshot", "attachments": [upload], "expected_version": ticket.version},
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the file is written when the reply commits
+        agent_client.post(
+            reverse("agent-ticket-reply", args=[ticket.pk]),
+            {"body": "Screenshot", "attachments": [upload], "expected_version": ticket.version},
+        )
     attachment = Message.objects.get(body="Screenshot").attachments.get()
     url = reverse("agent-attachment", args=[ticket.pk, attachment.pk])
     response = agent_client.get(url)

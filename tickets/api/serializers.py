@@ -118,3 +118,13 @@ class MessageCreateInputSerializer(serializers.Serializer):
     internal = serializers.BooleanField(default=False, help_text="Agents only: an internal note.")
     status = serializers.ChoiceField(choices=SETTABLE_STATUS_CHOICES, required=False)
     expected_version = serializers.IntegerField(required=False)
+
+
+class TicketMergeInputSerializer(serializers.Serializer):
+    into = serializers.IntegerField(help_text="The id of the ticket to merge into.")
+    expected_version = serializers.IntegerField(required=False, help_text="The source ticket's version.")
+    confirm = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Required when the two requesters differ: the source's messages become internal notes.",
+    )

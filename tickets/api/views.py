@@ -17,13 +17,14 @@ from tickets.api.serializers import (
     MessageCreateInputSerializer,
     MessageOutputSerializer,
     TicketCreateInputSerializer,
+    TicketMergeInputSerializer,
     TicketOutputSerializer,
     TicketPageSerializer,
     TicketUpdateInputSerializer,
 )
 from tickets.models import Channel
 from tickets.selectors import BUILTIN_VIEWS, SORTS, agent_by_email, ticket_get_for, ticket_list, ticket_thread
-from tickets.services import ticket_create, ticket_customer_reply, ticket_reply, ticket_update
+from tickets.services import ticket_create, ticket_customer_reply, ticket_merge, ticket_reply, ticket_update
 
 LIST_PARAMETERS = [
     OpenApiParameter("view", str, enum=list(BUILTIN_VIEWS), description="A built-in view (agents)."),
@@ -166,3 +167,24 @@ class TicketMessagesApi(APIView):
                 ticket=ticket, body=data["body"], customer=customer_for_user(user=request.user), channel=Channel.API
             )
         return Response(MessageOutputSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class TicketMergeApi(APIView):
+    """Merge this ticket into another (agents). Across two requesters it answers 400 with
+    ``extra.confirm_required`` and both customers until ``confirm`` is true."""
+
+    @extend_schema(request=TicketMergeInputSerializer, responses=TicketOutputSerializer)
+    def post(self, request: Request, ticket_id: int) -> Response:
+        source = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+        serializer = TicketMergeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        target = ticket_get_for(viewer=request.user, ticket_id=data["into"])
+        target = ticket_merge(
+            source=source,
+            target=target,
+            actor=request.user,
+            expected_version=data.get("expected_version"),
+            confirm=data["confirm"],
+        )
+        return Response(TicketOutputSerializer(ticket_get_for(viewer=request.user, ticket_id=target.pk)).data)

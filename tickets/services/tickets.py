@@ -23,6 +23,7 @@ from tickets.models import (
     CLOCK_PAUSED_STATUSES,
     CLOCK_RUNNING_STATUSES,
     PRIORITY_RANK,
+    Attachment,
     Channel,
     CustomField,
     Kind,
@@ -506,6 +507,17 @@ def _reply_locked(
     return message
 
 
+def _may_reply(ticket: Ticket, customer: Customer) -> bool:
+    """The requester, the people in copy, and colleagues where the organization shares its tickets."""
+    if customer.pk == ticket.requester_id or ticket.ccs.filter(pk=customer.pk).exists():
+        return True
+    return bool(
+        ticket.organization_id
+        and customer.organization_id == ticket.organization_id
+        and customer.sees_organization_tickets
+    )
+
+
 @transaction.atomic
 def ticket_customer_reply(
     *,
@@ -526,16 +538,13 @@ def ticket_customer_reply(
     locked = lock_ticket(ticket, expected_version=expected_version)
     if locked.merged_into_id is not None:
         target = Ticket.objects.get(pk=locked.merged_into_id)
-        if not target.is_closed:
+        # a reply follows the merge only onto a ticket its author may see; merged into another customer's
+        # ticket, it opens a follow-up of the (closed) source instead of landing in front of that customer
+        if not target.is_closed and _may_reply(target, customer):
             return ticket_customer_reply(
                 ticket=target, body=body, customer=customer, attachments=attachments, channel=channel
             )
-    allowed = {locked.requester_id, *locked.ccs.values_list("pk", flat=True)}
-    if customer.pk not in allowed and not (
-        locked.organization_id
-        and customer.organization_id == locked.organization_id
-        and customer.sees_organization_tickets
-    ):
+    if not _may_reply(locked, customer):
         raise ApplicationError("Only the requester and the people in copy can reply to this ticket.")
     if locked.is_closed:
         follow_up = ticket_create(
@@ -626,11 +635,68 @@ def ticket_solve(*, ticket: Ticket, actor: User, expected_version: int | None = 
     return ticket_update(ticket=ticket, actor=actor, status=Status.SOLVED, expected_version=expected_version)
 
 
+def _requester_label(customer: Customer) -> str:
+    return f"{customer.name} <{customer.email}>" if customer.name else customer.email
+
+
+def _copy_as_notes(*, src: Ticket, change: Change, actor: User) -> int:
+    """Another customer's messages reach the target as internal notes (agents only), attachments included.
+
+    The originals stay on the source, so its requester still reads their own conversation there.
+    """
+    originals = list(
+        Message.objects.filter(ticket=src)
+        .select_related("author_user", "author_customer")
+        .prefetch_related("attachments")
+        .order_by("created_at", "id")
+    )
+    notes = []
+    for original in originals:
+        kind = "internal note" if original.is_internal else "message"
+        header = (
+            f"**From {src.reference}**, {kind} by {original.author_name or 'unknown'} "
+            f"on {original.created_at:%Y-%m-%d %H:%M} UTC:"
+        )
+        notes.append(
+            Message(
+                ticket=change.ticket,
+                author_user=actor,
+                by_agent=True,
+                is_internal=True,
+                channel=Channel.AGENT,
+                body=f"{header}\n\n{original.body}",
+                body_html=render_markdown(header) + original.body_html,
+                created_at=change.now,
+                moved_from=src,
+            )
+        )
+    Message.objects.bulk_create(notes)
+    Attachment.objects.bulk_create(
+        [
+            Attachment(
+                message=note,
+                file=attachment.file.name,
+                filename=attachment.filename,
+                content_type=attachment.content_type,
+                size=attachment.size,
+            )
+            for note, original in zip(notes, originals, strict=True)
+            for attachment in original.attachments.all()
+        ]
+    )
+    return len(notes)
+
+
 @transaction.atomic
-def ticket_merge(*, source: Ticket, target: Ticket, actor: User, expected_version: int | None = None) -> Ticket:
+def ticket_merge(
+    *, source: Ticket, target: Ticket, actor: User, expected_version: int | None = None, confirm: bool = False
+) -> Ticket:
     """Move every message of ``source`` into ``target``; ``source`` closes with a pointer to ``target``.
 
-    ``expected_version`` is the source's. The source's requester and CCs follow the target; tags are joined.
+    ``expected_version`` is the source's. With one requester the source's CCs follow the target and tags
+    are joined. When the requesters differ the merge needs ``confirm``, and no message crosses from one
+    customer to the other (as Zendesk does): the source keeps its messages for its requester, the target
+    gets them as internal notes, and nobody from the source is copied on the target.
     """
     ensure_agent(actor, "merge tickets")
     if source.pk == target.pk:
@@ -645,23 +711,44 @@ def ticket_merge(*, source: Ticket, target: Ticket, actor: User, expected_versio
         )
     ensure_not_closed(src)
     ensure_not_closed(dst)
+    across = src.requester_id != dst.requester_id
+    if across and not confirm:
+        src_requester, dst_requester = (
+            Customer.objects.get(pk=src.requester_id),
+            Customer.objects.get(pk=dst.requester_id),
+        )
+        raise ApplicationError(
+            f"{src.reference} is from {_requester_label(src_requester)} and {dst.reference} is from "
+            f"{_requester_label(dst_requester)}. Confirm to merge: the messages of {src.reference} become "
+            f"internal notes on {dst.reference}, which {dst_requester.name or dst_requester.email} will not see.",
+            {
+                "confirm_required": True,
+                "source_requester": {"id": src_requester.pk, "name": src_requester.name, "email": src_requester.email},
+                "target_requester": {"id": dst_requester.pk, "name": dst_requester.name, "email": dst_requester.email},
+            },
+        )
     now = timezone.now()
-    moved = Message.objects.filter(ticket=src).update(ticket=dst, moved_from=src)
     dst_change = Change(ticket=dst, actor=actor, now=now)
     src_change = Change(ticket=src, actor=actor, now=now)
-    followers = {src.requester_id, *src.ccs.values_list("pk", flat=True)} - {dst.requester_id}
-    if followers:
-        dst.ccs.add(*followers)
+    if across:
+        moved = _copy_as_notes(src=src, change=dst_change, actor=actor)
+        summary = f"{moved} message(s) copied here as internal notes (another requester's, never shown to this one)."
+    else:
+        moved = Message.objects.filter(ticket=src).update(ticket=dst, moved_from=src)
+        summary = f"{moved} message(s) moved."
+        followers = set(src.ccs.values_list("pk", flat=True)) - {dst.requester_id}
+        if followers:
+            dst.ccs.add(*followers)
+        if src.last_customer_message_at and (
+            dst.last_customer_message_at is None or src.last_customer_message_at > dst.last_customer_message_at
+        ):
+            dst_change.set("last_customer_message_at", src.last_customer_message_at)
     tags = set(src.tags.values_list("pk", flat=True)) - set(dst.tags.values_list("pk", flat=True))
     if tags:
         dst.tags.add(*tags)
-    if src.last_customer_message_at and (
-        dst.last_customer_message_at is None or src.last_customer_message_at > dst.last_customer_message_at
-    ):
-        dst_change.set("last_customer_message_at", src.last_customer_message_at)
     note = _add_message(
         dst_change,
-        body=f"Ticket {src.reference} ({src.subject}) was merged into this ticket: {moved} message(s) moved.",
+        body=f"Ticket {src.reference} ({src.subject}) was merged into this ticket: {summary}",
         author_user=actor,
         author_customer=None,
         by_agent=True,
