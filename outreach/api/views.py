@@ -4,7 +4,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.params import parse_choice, parse_id
 from customers.api.serializers import DeliveryOutputSerializer
+from customers.models import Delivery
 from outreach import selectors
 from outreach.api.serializers import (
     CampaignInputSerializer,
@@ -16,6 +18,7 @@ from outreach.api.serializers import (
     IncidentUpdateOutputSerializer,
     ProgressOutputSerializer,
 )
+from outreach.models import Campaign, Incident
 from outreach.services import (
     campaign_cancel,
     campaign_create,
@@ -39,7 +42,8 @@ class IncidentListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         page = selectors.incident_list(
-            status=request.query_params.get("status", ""), cursor=request.query_params.get("cursor")
+            status=parse_choice(request.query_params, "status", choices=Incident.Status.values),
+            cursor=request.query_params.get("cursor"),
         )
         return Response(
             {"results": IncidentOutputSerializer(page.items, many=True).data, "next_cursor": page.next_cursor}
@@ -106,7 +110,8 @@ class CampaignListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         page = selectors.campaign_list(
-            status=request.query_params.get("status", ""), cursor=request.query_params.get("cursor")
+            status=parse_choice(request.query_params, "status", choices=Campaign.Status.values),
+            cursor=request.query_params.get("cursor"),
         )
         return Response(
             {"results": CampaignOutputSerializer(page.items, many=True).data, "next_cursor": page.next_cursor}
@@ -174,11 +179,10 @@ class DeliveryListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
-        customer = params.get("customer", "")
         page = selectors.delivery_list(
             source=params.get("source", ""),
-            status=params.get("status", ""),
-            customer_id=int(customer) if customer.isdigit() else None,
+            status=parse_choice(params, "status", choices=Delivery.Status.values),
+            customer_id=parse_id(params, "customer"),
             cursor=params.get("cursor"),
         )
         return Response(

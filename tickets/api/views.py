@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.exceptions import ApplicationError
+from core.params import parse_id, to_id
 from core.roles import is_agent
 from customers.selectors import customer_for_user, customer_id_by_email
 from customers.services import customer_get_or_create
@@ -47,14 +48,10 @@ def _filters(params: Any) -> dict[str, Any]:
         if values := params.getlist(key):
             filters[key] = values
     for key in ("queue", "organization"):
-        if (value := params.get(key, "")).isdigit():
-            filters[key] = int(value)
-        elif value:
-            raise ApplicationError("Invalid filter.", {key: "must be an id"})
+        if (value := parse_id(params, key)) is not None:
+            filters[key] = value
     if assignee := params.get("assignee"):
-        if assignee not in {"me", "none"} and not assignee.isdigit():
-            raise ApplicationError("Invalid filter.", {"assignee": 'an agent id, "me" or "none"'})
-        filters["assignee"] = assignee
+        filters["assignee"] = assignee if assignee in {"me", "none"} else to_id(assignee, field="assignee")
     if email := params.get("requester_email"):
         filters["requester"] = customer_id_by_email(email=email) or 0
     if q := params.get("q"):
