@@ -270,7 +270,7 @@ HELPDESK = {
     "RATELIMIT_SEARCH": env.str("HELPDESK_RATELIMIT_SEARCH", default="30/m"),
     "RATELIMIT_TYPEAHEAD": env.str("HELPDESK_RATELIMIT_TYPEAHEAD", default="120/m"),
     "RATELIMIT_FEEDBACK": env.str("HELPDESK_RATELIMIT_FEEDBACK", default="10/m"),
-    "RATELIMIT_SUBMIT": env.str("HELPDESK_RATELIMIT_SUBMIT", default="10/m"),
+    "RATELIMIT_SUBMIT": env.str("HELPDESK_RATELIMIT_SUBMIT", default="10/m"),  # also customers' API tickets
     "RATELIMIT_SIGN_IN": env.str("HELPDESK_RATELIMIT_SIGN_IN", default="10/m"),  # password reset, sign-up
     # wrong passwords (sign-in page, API token, admin): per (address, account) tightly, per address loosely
     "RATELIMIT_SIGN_IN_ACCOUNT": env.str("HELPDESK_RATELIMIT_SIGN_IN_ACCOUNT", default="5/15m"),
