@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from core import views as core_views
-from core.ratelimit import ratelimit
+from core.api.views import token_obtain_view
+from core.ratelimit import ratelimit, sign_in_limited
 from customers import urls as customers_urls
 from customers.forms import LedgerPasswordResetForm, VerifyingSetPasswordForm
 from knowledge import urls as knowledge_urls
@@ -20,11 +20,13 @@ APPS = [customers_urls, knowledge_urls, tickets_urls, outreach_urls, playbooks_u
 admin.site.site_header = "Helpdesk administration"
 admin.site.site_title = "Helpdesk admin"
 
-# sign-in and password reset are public forms: a client gets RATELIMIT_SIGN_IN posts a window, then a 429
+# password reset and sign-up are public forms: a client gets RATELIMIT_SIGN_IN posts a window, then a 429;
+# every password check (sign-in, API token, admin) counts wrong passwords per account and address instead
 limited = ratelimit(key="ip", rate="RATELIMIT_SIGN_IN", methods=("POST",), group="accounts")
+admin.site.login = sign_in_limited(admin.site.login)  # type: ignore[method-assign]
 
 accounts = [
-    path("login/", limited(core_views.LoginView.as_view()), name="login"),
+    path("login/", sign_in_limited(core_views.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password-reset/",
@@ -51,7 +53,7 @@ help_center = [
 ]
 
 api_v1 = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", token_obtain_view, name="api-token"),
     path("", include("customers.api.urls")),
     path("", include("knowledge.api.urls")),
     path("", include("tickets.api.urls")),

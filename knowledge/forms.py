@@ -1,6 +1,7 @@
 from django import forms
 from django.urls import reverse_lazy
 
+from core.forms import IdModelMultipleChoiceField
 from customers.models import Product, Tag
 from knowledge.models import Article, Category
 
@@ -27,10 +28,10 @@ class ArticleForm(forms.Form):
         help_text="Markdown. The preview shows it as customers will see it.",
         strip=False,
     )
-    products = forms.ModelMultipleChoiceField(
+    products = IdModelMultipleChoiceField(
         queryset=Product.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
     )
-    tags = forms.ModelMultipleChoiceField(queryset=Tag.objects.all(), required=False)
+    tags = IdModelMultipleChoiceField(queryset=Tag.objects.all(), required=False)
     note = forms.CharField(max_length=200, required=False, label="What changed", help_text="Kept with the version.")
 
     @staticmethod

@@ -10,6 +10,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from core.exceptions import ApplicationError
 from core.markdown import render_markdown
+from core.params import ParameterError, parse_choice, parse_id
 from core.ratelimit import ratelimit
 from core.roles import agent_required, is_agent
 from core.types import AuthedRequest, HtmxRequest
@@ -41,10 +42,6 @@ from knowledge.services import (
 )
 
 GAP_PERIODS = (7, 30, 90)
-
-
-def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 19 else None
 
 
 def _error_field(form: ArticleForm, exc: ApplicationError) -> str | None:
@@ -103,7 +100,10 @@ def help_article_view(request: HtmxRequest, slug: str) -> HttpResponse:
     article = article_get_for(viewer=request.user, slug=slug)
     if article.is_public and not is_agent(request.user):
         article_view_record(article_id=article.pk)
-    search_log_id = _int_or_none(request.GET.get("s"))
+    try:
+        search_log_id = parse_id(request.GET, "s")
+    except ParameterError:  # only a tracking parameter: a broken one still shows the article
+        search_log_id = None
     if search_log_id:
         search_log_mark_opened(search_log_id=search_log_id, article_id=article.pk)
     context = {"article": article, "form": FeedbackForm(), "search_log_id": search_log_id}
@@ -243,7 +243,6 @@ def agent_article_suggest_view(request: AuthedRequest) -> HttpResponse:
 @agent_required
 def agent_gaps_view(request: AuthedRequest) -> HttpResponse:
     """The most frequent searches that found nothing or led to a ticket: what to write next."""
-    days = _int_or_none(request.GET.get("days")) or 30
-    days = days if days in GAP_PERIODS else 30
+    days = int(parse_choice(request.GET, "days", choices=[str(period) for period in GAP_PERIODS], default="30"))
     context = {"gaps": search_gaps(days=days), "days": days, "periods": GAP_PERIODS}
     return render(request, "knowledge/agent_gaps.html" + ("#gaps" if request.htmx else ""), context)

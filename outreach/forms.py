@@ -2,6 +2,7 @@ from typing import Any
 
 from django import forms
 
+from core.forms import IdModelMultipleChoiceField
 from customers.models import Category, Customer, Organization, Product, Tag
 from outreach.models import Campaign, Incident, Segment, Template
 
@@ -38,8 +39,8 @@ class SegmentForm(forms.ModelForm):
         choices=Organization.Plan.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
     regions = CommaListField(required=False, help_text="Comma-separated, e.g. eu-west, us-east.")
-    products = forms.ModelMultipleChoiceField(queryset=Product.objects.all(), required=False)
-    tags = forms.ModelMultipleChoiceField(queryset=Tag.objects.all(), required=False)
+    products = IdModelMultipleChoiceField(queryset=Product.objects.all(), required=False)
+    tags = IdModelMultipleChoiceField(queryset=Tag.objects.all(), required=False)
 
     class Meta:
         model = Segment
@@ -67,9 +68,9 @@ class IncidentDeclareForm(forms.Form):
     title = forms.CharField(max_length=200)
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), help_text="What customers read.")
     severity = forms.ChoiceField(choices=Incident.Severity.choices, initial=Incident.Severity.MAJOR)
-    products = forms.ModelMultipleChoiceField(queryset=Product.objects.all(), required=False)
+    products = IdModelMultipleChoiceField(queryset=Product.objects.all(), required=False)
     regions = CommaListField(required=False, help_text="Comma-separated, e.g. eu-west.")
-    organizations = forms.ModelMultipleChoiceField(queryset=Organization.objects.all(), required=False)
+    organizations = IdModelMultipleChoiceField(queryset=Organization.objects.all(), required=False)
     started_at = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
 
@@ -78,9 +79,9 @@ class MaintenanceForm(forms.Form):
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
     scheduled_start = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     scheduled_end = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    products = forms.ModelMultipleChoiceField(queryset=Product.objects.all(), required=False)
+    products = IdModelMultipleChoiceField(queryset=Product.objects.all(), required=False)
     regions = CommaListField(required=False)
-    organizations = forms.ModelMultipleChoiceField(queryset=Organization.objects.all(), required=False)
+    organizations = IdModelMultipleChoiceField(queryset=Organization.objects.all(), required=False)
 
 
 class IncidentUpdateForm(forms.Form):

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 
 from core.models import User
+from core.params import MAX_ID, ParameterError, to_id
 from tickets.models import CustomField, Kind, Priority, Queue, Status
 from tickets.selectors import agents_active
 
@@ -38,7 +39,7 @@ class TicketFilterForm(forms.Form):
     unassigned = forms.BooleanField(required=False)
     tag = forms.CharField(required=False, max_length=64)
     requester = forms.CharField(required=False, max_length=254, help_text="E-mail address")
-    organization = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    organization = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput)
     kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *Kind.choices])
     sort = forms.ChoiceField(required=False, choices=SORTS)
 
@@ -138,10 +139,10 @@ class MergeForm(forms.Form):
     confirm = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def clean_into(self) -> int:
-        value = self.cleaned_data["into"].strip().lstrip("#")
-        if not value.isdigit():
-            raise forms.ValidationError("Give a ticket number such as #1042.")
-        return int(value)
+        try:
+            return to_id(self.cleaned_data["into"].strip().lstrip("#"), field="into")
+        except ParameterError:
+            raise forms.ValidationError("Give a ticket number such as #1042.") from None
 
 
 class BulkForm(forms.Form):

@@ -23,6 +23,7 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from core.models import User
 from core.pagination import Page, keyset_page
+from core.params import to_id
 from core.roles import is_agent, is_manager
 from core.tokens import TokenExpired, TokenInvalid
 from customers.models import Customer, CustomerEvent
@@ -154,26 +155,26 @@ def _filter(qs: QuerySet[Ticket], *, viewer: Any, filters: dict[str, Any]) -> Qu
     if kinds := _as_list(filters.get("kind")):
         qs = qs.filter(kind__in=kinds)
     if queues := _as_list(filters.get("queue")):
-        qs = qs.filter(queue_id__in=[int(q) for q in queues])
+        qs = qs.filter(queue_id__in=[to_id(q, field="queue") for q in queues])
     assignee = filters.get("assignee")
     if assignee == "me":
         qs = qs.filter(assignee=viewer)
     elif assignee == "none":
         qs = qs.filter(assignee__isnull=True)
     elif assignee not in (None, ""):
-        qs = qs.filter(assignee_id=int(assignee))
+        qs = qs.filter(assignee_id=to_id(assignee, field="assignee"))
     if tags := _as_list(filters.get("tag")):
         qs = qs.filter(tags__name__in=tags).distinct() if len(tags) > 1 else qs.filter(tags__name=tags[0])
     if requester := filters.get("requester"):
-        qs = qs.filter(requester_id=int(requester))
+        qs = qs.filter(requester_id=to_id(requester, field="requester"))
     if organization := filters.get("organization"):
-        qs = qs.filter(organization_id=int(organization))
+        qs = qs.filter(organization_id=to_id(organization, field="organization"))
     text = (filters.get("q") or "").strip()
     if text:
         # subject__icontains is UPPER(subject) LIKE UPPER(...): the trigram GIN index on PostgreSQL
         condition = Q(subject__icontains=text)
         digits = text.lstrip("#")
-        if digits.isdigit() and len(digits) < 18:
+        if digits.isascii() and digits.isdigit() and len(digits) < 18:  # "²".isdigit() too, int("²") raises
             condition |= Q(number=int(digits))
         qs = qs.filter(condition)
     return qs

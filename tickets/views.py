@@ -8,10 +8,10 @@ from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
+from core.params import ParameterError, parse_datetime, parse_id, parse_ids, parse_int, to_id
 from core.roles import agent_required
 from core.types import AuthedRequest
 from customers.selectors import customer_deliveries, customer_email_by_id, customer_id_by_email
@@ -71,11 +71,8 @@ DEFAULT_VIEW = "mine"
 def _queue_context(request: AuthedRequest, params: QueryDict | None = None) -> dict[str, Any]:
     """Read the queue's view, filters, sort and cursor from the query string and load one page."""
     params = request.GET if params is None else params
-    saved = (
-        saved_view_get_for(viewer=request.user, view_id=int(params["saved"]))
-        if params.get("saved", "").isdigit()
-        else None
-    )
+    saved_id = parse_id(params, "saved")
+    saved = saved_view_get_for(viewer=request.user, view_id=saved_id) if saved_id is not None else None
     if saved is not None and not any(key in params for key in (*TicketFilterForm.base_fields, "view")):
         # a saved view holds ticket_list's own filters; the form only shows them
         stored = dict(saved.filters)
@@ -85,6 +82,9 @@ def _queue_context(request: AuthedRequest, params: QueryDict | None = None) -> d
         form = TicketFilterForm(_form_data(filters, view=view, sort=stored_sort, viewer=request.user))
     else:
         form = TicketFilterForm(params)
+        if form.errors:  # a crafted or stale filter is a 400 naming it, not silently the whole queue
+            field, errors = next(iter(form.errors.items()))
+            raise ParameterError(field, " ".join(errors))
         filters = form.filters()
         view = params.get("view", DEFAULT_VIEW)
         if "requester" in filters:
@@ -93,7 +93,7 @@ def _queue_context(request: AuthedRequest, params: QueryDict | None = None) -> d
             filters["assignee"] = "none"
     view = view if view in BUILTIN_VIEWS else ""
     sort = (form.cleaned_data.get("sort") if form.is_valid() else None) or "updated"
-    changed_since = parse_datetime(params.get("changed_since", "")) if params.get("changed_since") else None
+    changed_since = parse_datetime(params, "changed_since")
     now = timezone.now()
     page = ticket_list(
         viewer=request.user,
@@ -139,7 +139,7 @@ def _form_data(filters: dict[str, Any], *, view: str, sort: str, viewer: Any) ->
     data.update({"view": view, "sort": sort})
     for key, value in filters.items():
         if key == "requester":
-            value = customer_email_by_id(customer_id=int(value)) or ""
+            value = customer_email_by_id(customer_id=to_id(value, field="requester")) or ""
         elif key == "assignee" and value in ("none", "me"):
             key, value = ("unassigned", "on") if value == "none" else ("assignee", viewer.pk)
         data.setlist(key, [str(v) for v in value] if isinstance(value, list) else [str(value)])
@@ -160,7 +160,7 @@ def ticket_queue_view(request: AuthedRequest) -> HttpResponse:
 @require_POST
 @agent_required
 def ticket_bulk_view(request: AuthedRequest) -> HttpResponse:
-    ids = [int(pk) for pk in request.POST.getlist("ticket") if pk.isdigit()]
+    ids = parse_ids(request.POST, "ticket")
     form = BulkForm(request.POST, ticket_ids=ids)
     message = ""
     if form.is_valid():
@@ -337,10 +337,10 @@ def ticket_reply_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     form = ReplyForm(request.POST, request.FILES)
     if form.is_valid():
         data = form.cleaned_data
-        macro_id = request.POST.get("macro_id", "")
+        macro_id = parse_id(request.POST, "macro_id")
         try:
-            if macro_id.isdigit():
-                macro = macro_get_for(viewer=request.user, macro_id=int(macro_id))
+            if macro_id is not None:
+                macro = macro_get_for(viewer=request.user, macro_id=macro_id)
                 macro_apply(
                     ticket=ticket,
                     macro=macro,
@@ -365,13 +365,13 @@ def ticket_reply_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
             return redirect(ticket)
     ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)  # fresh: the conflict may have changed it
     context = _detail_context(
-        request, ticket, reply_form=form, changed_meanwhile=ticket.version != _int(request.POST.get("expected_version"))
+        request, ticket, reply_form=form, changed_meanwhile=ticket.version != _version(request.POST, "expected_version")
     )
     return render(request, "tickets/ticket_detail.html", context, status=409 if context["changed_meanwhile"] else 400)
 
 
-def _int(value: Any) -> int | None:
-    return int(value) if str(value or "").isdigit() else None
+def _version(params: QueryDict, name: str) -> int | None:
+    return parse_int(params, name, min_value=0)
 
 
 @require_POST
@@ -379,12 +379,12 @@ def _int(value: Any) -> int | None:
 def ticket_macro_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     """Put a macro's text in the reply box (htmx) and say what else it will change on Send."""
     ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
-    macro_id = request.POST.get("macro", "")
+    macro_id = parse_id(request.POST, "macro")
     form_data = request.POST.copy()
     macro = None
     effects: list[str] = []
-    if macro_id.isdigit():
-        macro = macro_get_for(viewer=request.user, macro_id=int(macro_id))
+    if macro_id is not None:
+        macro = macro_get_for(viewer=request.user, macro_id=macro_id)
         text = macro_render(macro=macro, ticket=ticket, agent=request.user)
         current = form_data.get("body", "").strip()
         form_data["body"] = f"{current}\n\n{text}".strip() if current else text
@@ -519,7 +519,7 @@ def ticket_presence_view(request: AuthedRequest, ticket_id: int) -> HttpResponse
     """Polled by the open ticket page: who else is here, and has the ticket changed since it was opened?"""
     ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
     ticket_viewing_ping(ticket=ticket, agent=request.user)
-    opened = _int(request.POST.get("version"))
+    opened = _version(request.POST, "version")
     context = {
         "ticket": ticket,
         "opened_version": opened or ticket.version,

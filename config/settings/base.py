@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "core.middleware.ParameterErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -148,6 +149,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.IsAgent"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
+    # DRF's parsers, with a depth limit on JSON bodies (core.api.parsers)
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -276,8 +283,11 @@ HELPDESK = {
     "RATELIMIT_SEARCH": env.str("HELPDESK_RATELIMIT_SEARCH", default="30/m"),
     "RATELIMIT_TYPEAHEAD": env.str("HELPDESK_RATELIMIT_TYPEAHEAD", default="120/m"),
     "RATELIMIT_FEEDBACK": env.str("HELPDESK_RATELIMIT_FEEDBACK", default="10/m"),
-    "RATELIMIT_SUBMIT": env.str("HELPDESK_RATELIMIT_SUBMIT", default="10/m"),
-    "RATELIMIT_SIGN_IN": env.str("HELPDESK_RATELIMIT_SIGN_IN", default="10/m"),
+    "RATELIMIT_SUBMIT": env.str("HELPDESK_RATELIMIT_SUBMIT", default="10/m"),  # also customers' API tickets
+    "RATELIMIT_SIGN_IN": env.str("HELPDESK_RATELIMIT_SIGN_IN", default="10/m"),  # password reset, sign-up
+    # wrong passwords (sign-in page, API token, admin): per (address, account) tightly, per address loosely
+    "RATELIMIT_SIGN_IN_ACCOUNT": env.str("HELPDESK_RATELIMIT_SIGN_IN_ACCOUNT", default="5/15m"),
+    "RATELIMIT_SIGN_IN_IP": env.str("HELPDESK_RATELIMIT_SIGN_IN_IP", default="50/15m"),
     # "send me my links" and "send the confirmation again": per address and per client
     "RATELIMIT_LINK_REQUEST": env.str("HELPDESK_RATELIMIT_LINK_REQUEST", default="5/h"),
     "RATELIMIT_API_SEARCH": env.str("HELPDESK_RATELIMIT_API_SEARCH", default="60/m"),

@@ -9,13 +9,19 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.exceptions import ApplicationError
+from core.params import ParameterError
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """``ApplicationError`` becomes ``400 {"message", "extra"}``; the rest is DRF's, with a ``message`` added."""
+    """``ApplicationError`` becomes ``400 {"message", "extra"}``; the rest is DRF's, with a ``message`` added.
+
+    A ``ParameterError`` reads like a serializer's: ``400 {"message": "Validation error", "extra": {"fields":
+    {"queue": ["..."]}}}``."""
     if isinstance(exc, ApplicationError):
         return Response({"message": exc.message, "extra": exc.extra}, status=400)
-    if isinstance(exc, Http404):
+    if isinstance(exc, ParameterError):  # a query parameter read by hand (core.params): a field error
+        exc = exceptions.ValidationError(exc.errors)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()

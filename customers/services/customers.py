@@ -41,13 +41,24 @@ def customer_get_or_create(*, email: str, name: str = "", **fields: Any) -> tupl
         fields["organization_by_domain"] = fields["organization_id"] is not None
     customer = Customer(email=email, name=name.strip() or email.split("@")[0], **fields)
     customer.full_clean(exclude=["user", "organization"], validate_unique=False, validate_constraints=False)
+    external_id = customer.external_id
+    if external_id and Customer.objects.filter(external_id=external_id).exists():
+        raise _external_id_taken(external_id)
     try:
         with transaction.atomic():
             customer.save()
     except IntegrityError:
         # a concurrent request created it first: the unique constraint decided, we read the winner
-        return Customer.objects.get(email=email), False
+        winner = Customer.objects.filter(email=email).first()
+        if winner is None:  # the race was on the external id, not the e-mail
+            raise _external_id_taken(external_id) from None
+        return winner, False
     return customer, True
+
+
+def _external_id_taken(external_id: str) -> ApplicationError:
+    message = "Another customer has this external id."
+    return ApplicationError(message, {"fields": {"external_id": [message]}, "external_id": external_id})
 
 
 @transaction.atomic

@@ -24,6 +24,10 @@ class CategoryInputSerializer(serializers.Serializer):
     position = serializers.IntegerField(min_value=0, max_value=32767, required=False, default=0)
 
 
+#: what the help center shows agents only (templates/knowledge/help_article.html)
+AGENT_ONLY_ARTICLE_FIELDS = ("status", "tags", "author_name", "view_count", "helpful_yes_count", "helpful_no_count")
+
+
 class ArticleOutputSerializer(serializers.ModelSerializer):
     category = serializers.SlugRelatedField(read_only=True, slug_field="slug")
     products = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
@@ -37,6 +41,15 @@ class ArticleOutputSerializer(serializers.ModelSerializer):
             "id", "title", "slug", "status", "category", "products", "tags", "author_name", "body", "body_html",
             "url", "created_at", "updated_at", "published_at", "view_count", "helpful_yes_count", "helpful_no_count",
         ]  # fmt: skip
+
+    def to_representation(self, instance: Article) -> dict:
+        """Without ``context["agent"]`` (a customer, or anyone anonymous) only what the help center shows:
+        no view or helpful counts, tags or author, as on the article page."""
+        data = super().to_representation(instance)
+        if not self.context.get("agent"):
+            for field in AGENT_ONLY_ARTICLE_FIELDS:
+                data.pop(field, None)
+        return data
 
     def get_author_name(self, article: Article) -> str:
         return article.author.get_full_name() if article.author else ""

@@ -47,6 +47,9 @@ class SearchRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
+#: the serializer context of answers only agents get (writes)
+AGENT = {"agent": True}
+
 _LIST_PARAMETERS = [
     OpenApiParameter("q", str, description='Full-text search (websearch syntax: "phrase", -word, or).'),
     OpenApiParameter("status", str, enum=Article.Status.values, description="Agents only see other statuses."),
@@ -75,13 +78,13 @@ class ArticleListApi(APIView):
             )
             articles = [hit.article for hit in results.hits]
             prefetch_related_objects(articles, "products", "tags", "author")
-            context = {"hits": {hit.article.pk: hit for hit in results.hits}}
+            context = {"hits": {hit.article.pk: hit for hit in results.hits}, "agent": is_agent(request.user)}
             items = ArticleListItemSerializer(articles, many=True, context=context).data
             return Response({"results": items, "next_cursor": None, "count": results.count, "more": results.more})
         page = article_list(
             viewer=request.user, status=data["status"], category=data["category"], cursor=data["cursor"]
         )
-        items = ArticleListItemSerializer(page.items, many=True).data
+        items = ArticleListItemSerializer(page.items, many=True, context={"agent": is_agent(request.user)}).data
         return Response({"results": items, "next_cursor": page.next_cursor, "count": None, "more": False})
 
     @extend_schema(
@@ -93,7 +96,7 @@ class ArticleListApi(APIView):
         serializer.is_valid(raise_exception=True)
         article = article_create(author=request.user, **serializer.validated_data)
         article = article_get_for(viewer=request.user, article_id=article.pk)
-        return Response(ArticleOutputSerializer(article).data, status=status.HTTP_201_CREATED)
+        return Response(ArticleOutputSerializer(article, context=AGENT).data, status=status.HTTP_201_CREATED)
 
 
 class ArticleDetailApi(APIView):
@@ -101,7 +104,8 @@ class ArticleDetailApi(APIView):
 
     @extend_schema(responses=ArticleOutputSerializer, operation_id="articles_retrieve")
     def get(self, request: Request, article_id: int) -> Response:
-        return Response(ArticleOutputSerializer(article_get_for(viewer=request.user, article_id=article_id)).data)
+        article = article_get_for(viewer=request.user, article_id=article_id)
+        return Response(ArticleOutputSerializer(article, context={"agent": is_agent(request.user)}).data)
 
     @extend_schema(
         request=ArticleInputSerializer(partial=True),
@@ -123,7 +127,8 @@ class ArticleDetailApi(APIView):
             article_publish(article=article, actor=request.user)
         elif new_status == Article.Status.ARCHIVED:
             article_archive(article=article, actor=request.user)
-        return Response(ArticleOutputSerializer(article_get_for(viewer=request.user, article_id=article_id)).data)
+        article = article_get_for(viewer=request.user, article_id=article_id)
+        return Response(ArticleOutputSerializer(article, context=AGENT).data)
 
 
 class CategoryListApi(APIView):

@@ -5,7 +5,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.permissions import Can, IsAgent
+from core.params import parse_choice, parse_id
 from customers.api.serializers import DeliveryOutputSerializer
+from customers.models import Delivery
 from outreach import selectors
 from outreach.api.serializers import (
     CampaignInputSerializer,
@@ -17,6 +19,7 @@ from outreach.api.serializers import (
     IncidentUpdateOutputSerializer,
     ProgressOutputSerializer,
 )
+from outreach.models import Campaign, Incident
 from outreach.services import (
     campaign_cancel,
     campaign_create,
@@ -42,7 +45,8 @@ class IncidentListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         page = selectors.incident_list(
-            status=request.query_params.get("status", ""), cursor=request.query_params.get("cursor")
+            status=parse_choice(request.query_params, "status", choices=Incident.Status.values),
+            cursor=request.query_params.get("cursor"),
         )
         return Response(
             {"results": IncidentOutputSerializer(page.items, many=True).data, "next_cursor": page.next_cursor}
@@ -115,7 +119,8 @@ class CampaignListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         page = selectors.campaign_list(
-            status=request.query_params.get("status", ""), cursor=request.query_params.get("cursor")
+            status=parse_choice(request.query_params, "status", choices=Campaign.Status.values),
+            cursor=request.query_params.get("cursor"),
         )
         return Response(
             {"results": CampaignOutputSerializer(page.items, many=True).data, "next_cursor": page.next_cursor}
@@ -187,11 +192,10 @@ class DeliveryListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
-        customer = params.get("customer", "")
         page = selectors.delivery_list(
             source=params.get("source", ""),
-            status=params.get("status", ""),
-            customer_id=int(customer) if customer.isdigit() else None,
+            status=parse_choice(params, "status", choices=Delivery.Status.values),
+            customer_id=parse_id(params, "customer"),
             cursor=params.get("cursor"),
         )
         return Response(

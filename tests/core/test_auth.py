@@ -86,7 +86,7 @@ def test_pages_carry_csrf_for_htmx_and_load_htmx_from_static(agent_client):
     assert "cdn" not in body.lower()
 
 
-@pytest.mark.parametrize("url_name", ["login", "password_reset", "help-sign-up"])
+@pytest.mark.parametrize("url_name", ["password_reset", "help-sign-up"])  # sign-in: tests/core/test_sign_in_limits.py
 def test_public_account_forms_are_rate_limited_per_client(client, settings, url_name):
     settings.HELPDESK = {**settings.HELPDESK, "RATELIMIT_SIGN_IN": "3/m"}
     for _ in range(3):

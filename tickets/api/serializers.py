@@ -1,5 +1,7 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from customers.models import Product
 from tickets.models import Attachment, Kind, Message, Priority, Queue, Status, Ticket
 
 #: what an agent may set; ``closed`` only ever comes from the auto-close rule or a merge
@@ -62,6 +64,60 @@ class TicketPageSerializer(serializers.Serializer):
     next_cursor = serializers.CharField(allow_null=True)
 
 
+# --- what a customer sees: what the help center shows, nothing more ------------------------------------------
+
+#: the status as the help center words it (``Ticket.customer_status_label``), as a stable code
+CUSTOMER_STATUSES = {
+    Status.NEW: "open", Status.OPEN: "open", Status.ON_HOLD: "open", Status.PENDING: "awaiting_your_reply",
+    Status.SOLVED: "solved", Status.CLOSED: "closed",
+}  # fmt: skip
+
+
+class CustomerRequesterSerializer(serializers.Serializer):
+    name = serializers.CharField()
+
+
+class CustomerTicketOutputSerializer(serializers.ModelSerializer):
+    """A customer's own (or their organization's) request: no priority, queue, assignee, tags, custom fields,
+    SLA clocks or audit; the status as the help center words it."""
+
+    reference = serializers.CharField(read_only=True)
+    status = serializers.SerializerMethodField()
+    status_label = serializers.CharField(source="customer_status_label", read_only=True)
+    requester = CustomerRequesterSerializer(read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = ["id", "number", "reference", "subject", "status", "status_label", "requester", "created_at",
+                  "updated_at", "solved_at", "closed_at"]  # fmt: skip
+
+    @extend_schema_field(serializers.ChoiceField(choices=sorted(set(CUSTOMER_STATUSES.values()))))
+    def get_status(self, ticket: Ticket) -> str:
+        return CUSTOMER_STATUSES[Status(ticket.status)]
+
+
+class CustomerTicketPageSerializer(serializers.Serializer):
+    results = CustomerTicketOutputSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class CustomerTicketCreateInputSerializer(serializers.Serializer):
+    """What a customer may give, as in the help center's form; anything else is refused, not ignored."""
+
+    subject = serializers.CharField(max_length=300)
+    body = serializers.CharField(max_length=100_000)
+    product = serializers.SlugRelatedField(slug_field="slug", queryset=Product.objects.all(), required=False)
+
+    def to_internal_value(self, data: object) -> dict:
+        if isinstance(data, dict):
+            forbidden = sorted(set(data) - set(self.fields))
+            if forbidden:
+                raise serializers.ValidationError(
+                    {key: ["Customers cannot set this; our team does."] for key in forbidden}
+                )
+        return super().to_internal_value(data)
+
+
 class TicketCreateInputSerializer(serializers.Serializer):
     subject = serializers.CharField(max_length=300)
     body = serializers.CharField(max_length=100_000)
@@ -111,6 +167,23 @@ class MessageOutputSerializer(serializers.ModelSerializer):
             "attachments",
             "created_at",
         ]
+
+
+class CustomerMessageOutputSerializer(serializers.ModelSerializer):
+    """A public message as the help center shows it: an agent by first name only, never their e-mail."""
+
+    author = serializers.SerializerMethodField()
+    attachments = AttachmentOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = ["id", "author", "by_agent", "body", "body_html", "attachments", "created_at"]
+
+    def get_author(self, message: Message) -> str:
+        if message.by_agent:
+            name = message.author_user.name if message.author_user_id else ""
+            return f"{name.split()[0]} (support)" if name.strip() else "Support"
+        return message.author_customer.name if message.author_customer_id else ""
 
 
 class MessageCreateInputSerializer(serializers.Serializer):

@@ -2,18 +2,24 @@
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.throttling import RateLimitThrottle
 from core.exceptions import ApplicationError
+from core.params import parse_id, to_id
 from core.roles import is_agent
 from customers.selectors import customer_for_user, customer_id_by_email
 from customers.services import customer_get_or_create
 from tickets.api.serializers import (
+    CustomerMessageOutputSerializer,
+    CustomerTicketCreateInputSerializer,
+    CustomerTicketOutputSerializer,
+    CustomerTicketPageSerializer,
     MessageCreateInputSerializer,
     MessageOutputSerializer,
     TicketCreateInputSerializer,
@@ -25,6 +31,7 @@ from tickets.api.serializers import (
 from tickets.models import Channel
 from tickets.selectors import BUILTIN_VIEWS, SORTS, agent_by_email, ticket_get_for, ticket_list, ticket_thread
 from tickets.services import ticket_create, ticket_customer_reply, ticket_merge, ticket_reply, ticket_update
+from tickets.services.requests import request_submit
 
 LIST_PARAMETERS = [
     OpenApiParameter("view", str, enum=list(BUILTIN_VIEWS), description="A built-in view (agents)."),
@@ -48,14 +55,10 @@ def _filters(params: Any) -> dict[str, Any]:
         if values := params.getlist(key):
             filters[key] = values
     for key in ("queue", "organization"):
-        if (value := params.get(key, "")).isdigit():
-            filters[key] = int(value)
-        elif value:
-            raise ApplicationError("Invalid filter.", {key: "must be an id"})
+        if (value := parse_id(params, key)) is not None:
+            filters[key] = value
     if assignee := params.get("assignee"):
-        if assignee not in {"me", "none"} and not assignee.isdigit():
-            raise ApplicationError("Invalid filter.", {"assignee": 'an agent id, "me" or "none"'})
-        filters["assignee"] = assignee
+        filters["assignee"] = assignee if assignee in {"me", "none"} else to_id(assignee, field="assignee")
     if email := params.get("requester_email"):
         filters["requester"] = customer_id_by_email(email=email) or 0
     if q := params.get("q"):
@@ -63,10 +66,65 @@ def _filters(params: Any) -> dict[str, Any]:
     return filters
 
 
-class TicketListApi(APIView):
-    permission_classes = [permissions.IsAuthenticated]
+def _ticket_out(request: Request, ticket: Any) -> dict[str, Any]:
+    """An agent sees the whole ticket; a customer what the help center shows."""
+    serializer = TicketOutputSerializer if is_agent(request.user) else CustomerTicketOutputSerializer
+    return serializer(ticket).data
 
-    @extend_schema(parameters=LIST_PARAMETERS, responses=TicketPageSerializer, operation_id="tickets_list")
+
+def _tickets_out(request: Request, tickets: list[Any]) -> list[Any]:
+    serializer = TicketOutputSerializer if is_agent(request.user) else CustomerTicketOutputSerializer
+    return serializer(tickets, many=True).data
+
+
+def _message_out(request: Request, messages: Any, *, many: bool = False) -> Any:
+    serializer = MessageOutputSerializer if is_agent(request.user) else CustomerMessageOutputSerializer
+    return serializer(messages, many=many).data
+
+
+TICKET_FOR_VIEWER = PolymorphicProxySerializer(
+    component_name="TicketForViewer",
+    serializers=[TicketOutputSerializer, CustomerTicketOutputSerializer],
+    resource_type_field_name=None,
+)
+TICKET_PAGE_FOR_VIEWER = PolymorphicProxySerializer(
+    component_name="TicketPageForViewer",
+    serializers=[TicketPageSerializer, CustomerTicketPageSerializer],
+    resource_type_field_name=None,
+)
+MESSAGE_FOR_VIEWER = PolymorphicProxySerializer(
+    component_name="MessageForViewer",
+    serializers=[MessageOutputSerializer, CustomerMessageOutputSerializer],
+    resource_type_field_name=None,
+)
+
+MESSAGES_FOR_VIEWER = PolymorphicProxySerializer(
+    component_name="MessageForViewer",
+    serializers=[MessageOutputSerializer, CustomerMessageOutputSerializer],
+    resource_type_field_name=None,
+    many=True,
+)
+
+
+class CustomerTicketCreateThrottle(RateLimitThrottle):
+    """Customers create tickets through the API as fast as through the help-center form (``RATELIMIT_SUBMIT``)."""
+
+    rate = "RATELIMIT_SUBMIT"
+    group = "tickets.customer-create"
+    key = "user"
+
+    def applies(self, request: Request, view: Any) -> bool:
+        return request.method == "POST" and not is_agent(request.user)
+
+
+class TicketListApi(APIView):
+    """Agents get whole tickets; customers (their own, and their organization's where it shares) only what the
+    help center shows them."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    throttle_classes = [CustomerTicketCreateThrottle]
+
+    @extend_schema(parameters=LIST_PARAMETERS, responses=TICKET_PAGE_FOR_VIEWER, operation_id="tickets_list")
     def get(self, request: Request) -> Response:
         view = request.query_params.get("view") or None
         if view and not is_agent(request.user):
@@ -78,46 +136,64 @@ class TicketListApi(APIView):
             sort=request.query_params.get("sort", "updated"),
             cursor=request.query_params.get("cursor"),
         )
-        return Response(
-            {"results": TicketOutputSerializer(page.items, many=True).data, "next_cursor": page.next_cursor}
-        )
+        return Response({"results": _tickets_out(request, page.items), "next_cursor": page.next_cursor})
 
-    @extend_schema(request=TicketCreateInputSerializer, responses={201: TicketOutputSerializer})
+    @extend_schema(
+        request=PolymorphicProxySerializer(
+            component_name="TicketCreateForViewer",
+            serializers=[TicketCreateInputSerializer, CustomerTicketCreateInputSerializer],
+            resource_type_field_name=None,
+        ),
+        responses={201: TICKET_FOR_VIEWER},
+    )
     def post(self, request: Request) -> Response:
+        """Agents file for a requester and may set queue, priority, kind and tags. A customer gives a subject,
+        a body and optionally a product, as in the help center (and as often: ``RATELIMIT_SUBMIT``)."""
+        if not is_agent(request.user):
+            return self._customer_create(request)
         serializer = TicketCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if is_agent(request.user):
-            if not data.get("requester_email"):
-                raise ApplicationError("Name the requester.", {"requester_email": "required for agents"})
-            requester, _ = customer_get_or_create(email=data["requester_email"], name=data["requester_name"])
-            actor, channel = request.user, Channel.API
-        else:
-            requester = customer_for_user(user=request.user)
-            if requester is None:
-                raise PermissionDenied("This account has no customer record.")
-            actor, channel = None, Channel.API
+        if not data.get("requester_email"):
+            raise ApplicationError("Name the requester.", {"requester_email": "required for agents"})
+        requester, _ = customer_get_or_create(email=data["requester_email"], name=data["requester_name"])
         ticket = ticket_create(
             requester=requester,
             subject=data["subject"],
             body=data["body"],
-            actor=actor,
+            actor=request.user,
             queue=data.get("queue"),
-            channel=channel,
+            channel=Channel.API,
             kind=data["kind"],
             priority=data["priority"],
-            tags=data["tags"] if is_agent(request.user) else (),
+            tags=data["tags"],
         )
         ticket = ticket_get_for(viewer=request.user, ticket_id=ticket.pk)
         return Response(TicketOutputSerializer(ticket).data, status=status.HTTP_201_CREATED)
+
+    def _customer_create(self, request: Request) -> Response:
+        if customer_for_user(user=request.user) is None:
+            raise PermissionDenied("This account has no customer record.")
+        serializer = CustomerTicketCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        ticket, _ = request_submit(
+            user=request.user,
+            subject=data["subject"],
+            body=data["body"],
+            product=data.get("product"),
+            channel=Channel.API,
+        )
+        ticket = ticket_get_for(viewer=request.user, ticket_id=ticket.pk)
+        return Response(CustomerTicketOutputSerializer(ticket).data, status=status.HTTP_201_CREATED)
 
 
 class TicketDetailApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(responses=TicketOutputSerializer)
+    @extend_schema(responses=TICKET_FOR_VIEWER)
     def get(self, request: Request, ticket_id: int) -> Response:
-        return Response(TicketOutputSerializer(ticket_get_for(viewer=request.user, ticket_id=ticket_id)).data)
+        return Response(_ticket_out(request, ticket_get_for(viewer=request.user, ticket_id=ticket_id)))
 
     @extend_schema(request=TicketUpdateInputSerializer, responses=TicketOutputSerializer)
     def patch(self, request: Request, ticket_id: int) -> Response:
@@ -140,12 +216,12 @@ class TicketDetailApi(APIView):
 class TicketMessagesApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(responses=MessageOutputSerializer(many=True))
+    @extend_schema(responses=MESSAGES_FOR_VIEWER)
     def get(self, request: Request, ticket_id: int) -> Response:
         ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
-        return Response(MessageOutputSerializer(ticket_thread(ticket=ticket, viewer=request.user), many=True).data)
+        return Response(_message_out(request, ticket_thread(ticket=ticket, viewer=request.user), many=True))
 
-    @extend_schema(request=MessageCreateInputSerializer, responses={201: MessageOutputSerializer})
+    @extend_schema(request=MessageCreateInputSerializer, responses={201: MESSAGE_FOR_VIEWER})
     def post(self, request: Request, ticket_id: int) -> Response:
         ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
         serializer = MessageCreateInputSerializer(data=request.data)
@@ -166,7 +242,7 @@ class TicketMessagesApi(APIView):
             message = ticket_customer_reply(
                 ticket=ticket, body=data["body"], customer=customer_for_user(user=request.user), channel=Channel.API
             )
-        return Response(MessageOutputSerializer(message).data, status=status.HTTP_201_CREATED)
+        return Response(_message_out(request, message), status=status.HTTP_201_CREATED)
 
 
 class TicketMergeApi(APIView):

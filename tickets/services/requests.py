@@ -64,6 +64,7 @@ def request_submit(
     product: Product | None = None,
     attachments: Sequence[Any] = (),
     search_log_id: int | None = None,
+    channel: str = Channel.WEB,
 ) -> tuple[Ticket, Customer]:
     """A request from the help center. A signed-in user files as their customer record; anyone else gives an
     e-mail, which creates or finds the customer. The requester is e-mailed a confirmation with a signed link,
@@ -84,7 +85,7 @@ def request_submit(
         requester=customer,
         subject=subject,
         body=body,
-        channel=Channel.WEB,
+        channel=channel,
         tags=[f"product-{product.slug}"] if product else (),
         attachments=attachments,
     )
