@@ -2,8 +2,10 @@
 
 The body is plain text, rendered without autoescape; its HTML alternative is that
 text escaped and split into paragraphs, so customer data (and anything else) shows
-as typed and is never markup. The in-app body is rendered with autoescape. Templates are
-compiled once per fan-out slice and rendered per customer.
+as typed and is never markup. The in-app body is rendered with autoescape (customer data
+is escaped) and then sanitized like every other piece of HTML a person wrote
+(``core.markdown.sanitize_html``): the agent's formatting stays, scripts, event handlers
+and ``hx-*`` attributes go. Templates are compiled once per fan-out slice and rendered per customer.
 """
 
 import datetime as dt
@@ -18,6 +20,7 @@ from django.urls import reverse
 from django.utils.html import linebreaks
 
 from core.exceptions import ApplicationError
+from core.markdown import sanitize_html
 from core.tokens import TokenInvalid, token_make, token_read
 from customers.models import ESSENTIAL_CATEGORIES, Customer
 
@@ -148,7 +151,7 @@ class CompiledMessage:
         # the body is plain text: its HTML alternative is that text escaped, so both parts show the same
         # words and customer data is escaped; one render instead of two (a fan-out renders 100,000 times)
         html = linebreaks(body, autoescape=True)
-        in_app_body = self.in_app_body.render(Context(context, autoescape=True)) if in_app else ""
+        in_app_body = sanitize_html(self.in_app_body.render(Context(context, autoescape=True))) if in_app else ""
         return Rendered(subject=subject, body=body, html_body=html, in_app_body=in_app_body)
 
 

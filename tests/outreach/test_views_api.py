@@ -1,10 +1,11 @@
 import datetime as dt
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
-from outreach.models import Campaign, Incident
-from outreach.services import campaign_create, incident_declare
+from outreach.models import Campaign, Incident, Template
+from outreach.services import campaign_create, incident_declare, template_preview
 from tests.factories import CustomerFactory, CustomerUserFactory, OrganizationFactory, ProductFactory
 from tests.outreach.factories import SegmentFactory, TemplateFactory
 
@@ -89,6 +90,47 @@ def test_template_preview_for_a_customer(agent_client, htmx_headers):
     html = response.content.decode()
     assert "Hi &lt;script&gt;x&lt;/script&gt;" in html
     assert "<script>x" not in html
+
+
+XSS = '<img src=x onerror=alert(1)><div hx-get="/admin/" hx-trigger="load">'
+
+
+def test_a_saved_in_app_body_with_script_and_htmx_attributes_previews_harmless(manager_client, manager, htmx_headers):
+    # given a template editor saves the payload of issue #9 as a template's in-app body
+    response = manager_client.post(
+        "/agent/outreach/templates/new/",
+        {"name": "News", "category": "announcement", "subject": "s", "body": "Hi", "in_app_body": f"<b>New</b>{XSS}"},
+    )
+    assert response.status_code == 302
+    template = Template.objects.get(name="News")
+    customer = CustomerFactory(name="Ada")
+    manager_client = Client()
+    manager_client.force_login(manager)
+    for headers in ({}, htmx_headers):
+        # when a manager opens its preview, as a page and as the htmx partial
+        html = manager_client.get(f"/agent/outreach/templates/{template.pk}/?customer={customer.pk}", headers=headers)
+        html = html.content.decode()
+        html = html[html.index('<div id="preview">') :]  # (the form above shows the source, escaped)
+        # then the formatting stays and the handler and the htmx attributes are gone, inside an hx-disable box
+        assert '<div class="muted" hx-disable>In-app: <b>New</b><img src="x"></div>' in html
+        assert "onerror" not in html
+        assert 'hx-get="/admin/"' not in html
+        assert 'hx-trigger="load"' not in html
+
+
+def test_the_in_app_body_is_sanitized_where_it_is_rendered_and_customer_data_escaped():
+    template = TemplateFactory(in_app_body="Hi <em>{{ customer.name }}</em>" + XSS + "<script>alert(2)</script>")
+    customer = CustomerFactory(name="<b>Ada</b>")
+    rendered = template_preview(template=template, customer=customer)
+    assert rendered.in_app_body == 'Hi <em>&lt;b&gt;Ada&lt;/b&gt;</em><img src="x">'
+
+
+def test_a_campaign_preview_is_sanitized_and_inside_an_hx_disable_box(agent_client):
+    CustomerFactory(name='<img src=x onerror="alert(3)">')
+    template = TemplateFactory(body="Hello {{ customer.name }}")
+    campaign = campaign_create(name="News", template=template, segment=SegmentFactory())
+    html = agent_client.get(f"/agent/outreach/campaigns/{campaign.pk}/").content.decode()
+    assert '<div class="preview" hx-disable><p>Hello &lt;img src=x onerror="alert(3)"&gt;</p></div>' in html
 
 
 def test_a_template_that_does_not_compile_is_refused_with_input_kept(manager_client):
