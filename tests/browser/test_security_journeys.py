@@ -116,12 +116,12 @@ def test_help_center_article_and_ticket_pages_run_under_the_policy_and_no_payloa
 def test_the_template_preview_payload_does_not_run_in_a_managers_browser(
     page, live_server, watch, screenshot_on_failure
 ):
-    AgentFactory(email="alex@support.example", name="Alex Agent")
+    ManagerFactory(email="tess@support.example", name="Tess Templates")
     ManagerFactory(email="mona@support.example", name="Mona Manager")
     customer = CustomerFactory(name="Ada Lovelace", email="ada@math.example")
 
-    # an agent saves the template through the form
-    sign_in(page, live_server, "alex@support.example")
+    # one manager (only managers may edit templates) saves the template through the form
+    sign_in(page, live_server, "tess@support.example")
     page.goto(f"{live_server.url}/agent/outreach/templates/new/")
     page.get_by_label("Name").fill("Innocent news")
     page.get_by_label("Category").select_option(label="Announcements")
