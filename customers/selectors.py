@@ -25,10 +25,6 @@ def customer_get_for(*, viewer: Any, customer_id: int) -> Customer:
     return customer
 
 
-def customer_id_by_email(*, email: str) -> int | None:
-    return Customer.objects.filter(email=email.strip().lower()).values_list("pk", flat=True).first()
-
-
 def customer_email_by_id(*, customer_id: int) -> str | None:
     return Customer.objects.filter(pk=customer_id).values_list("email", flat=True).first()
 

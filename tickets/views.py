@@ -14,7 +14,7 @@ from core.exceptions import ApplicationError
 from core.params import ParameterError, parse_datetime, parse_id, parse_ids, parse_int, to_id
 from core.roles import agent_required
 from core.types import AuthedRequest
-from customers.selectors import customer_deliveries, customer_email_by_id, customer_id_by_email
+from customers.selectors import customer_deliveries, customer_email_by_id
 from customers.services import customer_get_or_create
 from tickets.forms import (
     SORTS as SORT_CHOICES,
@@ -87,8 +87,8 @@ def _queue_context(request: AuthedRequest, params: QueryDict | None = None) -> d
             raise ParameterError(field, " ".join(errors))
         filters = form.filters()
         view = params.get("view", DEFAULT_VIEW)
-        if "requester" in filters:
-            filters["requester"] = customer_id_by_email(email=filters["requester"]) or 0
+        if "requester" in filters:  # the box takes an address; an address nobody has matches nothing
+            filters["requester_email"] = filters.pop("requester")
         if filters.pop("unassigned", False):
             filters["assignee"] = "none"
     view = view if view in BUILTIN_VIEWS else ""
@@ -140,6 +140,8 @@ def _form_data(filters: dict[str, Any], *, view: str, sort: str, viewer: Any) ->
     for key, value in filters.items():
         if key == "requester":
             value = customer_email_by_id(customer_id=to_id(value, field="requester")) or ""
+        elif key == "requester_email":
+            key = "requester"
         elif key == "assignee" and value in ("none", "me"):
             key, value = ("unassigned", "on") if value == "none" else ("assignee", viewer.pk)
         data.setlist(key, [str(v) for v in value] if isinstance(value, list) else [str(value)])

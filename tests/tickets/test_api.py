@@ -1,6 +1,6 @@
 import pytest
 
-from tests.factories import AgentFactory, CustomerUserFactory
+from tests.factories import AgentFactory, CustomerFactory, CustomerUserFactory
 from tests.tickets.factories import QueueFactory, QueueMembershipFactory, make_ticket
 from tickets.models import Message, Ticket
 
@@ -25,6 +25,20 @@ def test_agents_list_tickets_with_filters_and_a_cursor(api_client_for, agent, qu
     assert body["next_cursor"] is None
     found = api.get("/api/v1/tickets/", {"q": "invoice", "sort": "priority"}).json()
     assert len(found["results"]) == 3
+
+
+def test_the_requester_filter_matches_only_that_requester_and_an_unknown_address_matches_nothing(
+    api_client_for, agent, queue
+):
+    ada = CustomerFactory(email="ada@math.example")
+    make_ticket(queue=queue, requester=ada, subject="Ada's")
+    make_ticket(queue=queue, subject="Someone else's")
+    api = api_client_for(agent)
+    found = api.get("/api/v1/tickets/", {"view": "all_open", "requester_email": "ADA@math.example"}).json()
+    assert [t["subject"] for t in found["results"]] == ["Ada's"]
+    nobody = api.get("/api/v1/tickets/", {"view": "all_open", "requester_email": "nobody@nowhere.example"})
+    assert nobody.status_code == 200
+    assert nobody.json()["results"] == []
 
 
 def test_the_list_api_query_count_does_not_grow_with_rows(api_client_for, agent, queue, django_assert_max_num_queries):

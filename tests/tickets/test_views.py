@@ -425,3 +425,11 @@ def test_a_saved_view_keeps_requester_and_unassigned_filters(agent_client, queue
                                  {"name": "Ada, unassigned", "filters": page.context["filters_json"]})  # fmt: skip
     saved = agent_client.get(response["Location"])
     assert [t.subject for t in saved.context["page"].items] == ["Ada's question"]
+
+
+def test_a_requester_address_nobody_has_shows_no_tickets_not_the_whole_queue(agent_client, queue):
+    make_ticket(queue=queue, subject="Someone's")
+    page = agent_client.get(reverse("agent-home"), {"view": "all_open", "requester": "nobody@nowhere.example"})
+    assert page.status_code == 200
+    assert page.context["page"].items == []
+    assert page.context["filter_form"]["requester"].value() == "nobody@nowhere.example"  # the box keeps what was typed

@@ -13,7 +13,7 @@ from core.api.throttling import RateLimitThrottle
 from core.exceptions import ApplicationError
 from core.params import parse_id, to_id
 from core.roles import is_agent
-from customers.selectors import customer_for_user, customer_id_by_email
+from customers.selectors import customer_for_user
 from customers.services import customer_get_or_create
 from tickets.api.serializers import (
     CustomerMessageOutputSerializer,
@@ -60,7 +60,7 @@ def _filters(params: Any) -> dict[str, Any]:
     if assignee := params.get("assignee"):
         filters["assignee"] = assignee if assignee in {"me", "none"} else to_id(assignee, field="assignee")
     if email := params.get("requester_email"):
-        filters["requester"] = customer_id_by_email(email=email) or 0
+        filters["requester_email"] = email
     if q := params.get("q"):
         filters["q"] = q
     return filters

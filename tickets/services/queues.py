@@ -12,7 +12,20 @@ from tickets.services._common import ensure_agent
 
 #: the keys a saved view's ``filters`` may hold (the arguments of ``selectors.ticket_list``)
 SAVED_VIEW_KEYS = frozenset(
-    {"view", "status", "priority", "queue", "assignee", "tag", "requester", "organization", "kind", "q", "sort"}
+    {
+        "view",
+        "status",
+        "priority",
+        "queue",
+        "assignee",
+        "tag",
+        "requester",
+        "requester_email",
+        "organization",
+        "kind",
+        "q",
+        "sort",
+    }
 )
 
 
