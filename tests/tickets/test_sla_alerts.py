@@ -1,4 +1,4 @@
-"""SLA alert e-mails to agents: absolute links, durations in business time, one per ticket, target, due time and agent."""
+"""SLA alert e-mails to agents: absolute links, business-time durations, one per ticket, target, due time, agent."""
 
 import datetime as dt
 
