@@ -2,6 +2,7 @@
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, QueryDict
@@ -49,6 +50,7 @@ from tickets.selectors import (
     ticket_other_viewers,
     ticket_recent_product_events,
     ticket_requester_other_tickets,
+    ticket_search_elsewhere,
     ticket_thread,
     ticket_timeline,
 )
@@ -106,12 +108,19 @@ def _queue_context(request: AuthedRequest, params: QueryDict | None = None) -> d
         columns=QUEUE_ROW_COLUMNS,
         with_tags=False,
     )
+    elsewhere = None
+    if filters.get("q") and view and not params.get("cursor") and changed_since is None:
+        # the search box searches everything the agent can see, not just this view: "#1060" typed in
+        # "My open tickets" offers #1060 when it is a colleague's or solved
+        elsewhere = ticket_search_elsewhere(viewer=request.user, view=view, text=filters["q"], now=now)
     base_query = params.copy()
     base_query.pop("cursor", None)
     base_query.pop("changed_since", None)
     saved_filters = {**filters, "view": view, "sort": sort}
     return {
         "page": page,
+        "elsewhere": elsewhere,
+        "search_all_query": urlencode({"view": "", "q": filters.get("q", "")}),
         "now": now,
         "view": view,
         "sort": sort,

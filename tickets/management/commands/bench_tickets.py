@@ -130,7 +130,8 @@ class Command(BaseCommand):
             columns = (
                 "id, number, subject, requester_id, organization_id, queue_id, assignee_id, status, priority, "
                 "priority_rank, kind, channel, custom_fields, created_at, updated_at, version, reopen_count, "
-                "sla_paused_remaining, next_sla_due_at, escalated_at, solved_at, closed_at, first_agent_reply_at"
+                "sla_paused_remaining, next_sla_due_at, escalated_at, solved_at, closed_at, first_agent_reply_at, "
+                "requester_unverified"
             )
             t0 = time.monotonic()
             with cursor.cursor.copy(f"COPY tickets_ticket ({columns}) FROM STDIN") as copy:
@@ -175,6 +176,7 @@ class Command(BaseCommand):
                             updated if status in ("solved", "closed") else None,
                             updated if status == "closed" else None,
                             created + dt.timedelta(minutes=30) if status != "new" else None,
+                            False,
                         )
                     )
             self.stdout.write(f"  tickets copied in {time.monotonic() - t0:.1f} s")
