@@ -29,6 +29,7 @@ from tickets.forms import (
     TicketCreateForm,
     TicketFilterForm,
 )
+from tickets.history import ticket_history
 from tickets.models import Kind, Priority, Status
 from tickets.panels import ticket_panels
 from tickets.selectors import (
@@ -281,7 +282,7 @@ def _detail_context(request: AuthedRequest, ticket: Any, **extra: Any) -> dict[s
         "ticket": ticket,
         "now": timezone.now(),
         "thread": ticket_thread(ticket=ticket, viewer=viewer),
-        "events": ticket_timeline(ticket=ticket, viewer=viewer),
+        "events": ticket_history(ticket_timeline(ticket=ticket, viewer=viewer)),
         "customer": ticket.requester,
         "other_tickets": ticket_requester_other_tickets(ticket=ticket, viewer=viewer),
         "customer_events": ticket_recent_product_events(ticket=ticket, limit=8),
