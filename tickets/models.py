@@ -297,15 +297,6 @@ class CustomField(models.Model):
 # --- tickets ----------------------------------------------------------------------------------------
 
 
-class TicketCounter(models.Model):
-    """One row holding the last ticket number; locked with ``select_for_update`` to hand out the next."""
-
-    last_number = models.PositiveBigIntegerField(default=1000)
-
-    def __str__(self) -> str:
-        return f"last #{self.last_number}"
-
-
 def _sla_sort_key() -> Coalesce:
     return Coalesce("next_sla_due_at", models.Value(SLA_NEVER, output_field=models.DateTimeField()))
 
