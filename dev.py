@@ -60,23 +60,44 @@ def install(extras: str) -> None:
     STAMP.write_text("\n".join([*have, wanted]) + "\n")
 
 
-def django_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
+def django_env(environ: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
+    env = dict(os.environ if environ is None else environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
     env.setdefault("DJANGO_DEBUG", "true")
     env.update(extra)
     return env
 
 
+def site_url(host: str, port: str) -> str:
+    """The address people open: a wildcard bind (0.0.0.0, ::) is reached through the loopback."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"  # an IPv6 literal in a URL is bracketed
+    return f"http://{shown}:{port}"
+
+
+def up_env(environ: dict[str, str] | None = None) -> tuple[dict[str, str], str, str]:
+    """The environment of ``up``'s processes, and the host and port the web server binds.
+
+    Every link in an e-mail (confirmation, reply footer, survey, unsubscribe, status page, the
+    article links agents insert) is built from HELPDESK_SITE_URL, which the worker and beat read
+    too; so it follows HOST and PORT unless the deployer set it (e.g. behind a proxy).
+    """
+    env = django_env(environ)
+    host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
+    if not env.get("HELPDESK_SITE_URL"):
+        env["HELPDESK_SITE_URL"] = site_url(host, port)
+    return env, host, port
+
+
 def up() -> None:
     install("")
-    env = django_env()
+    env, host, port = up_env()
     manage = [PY, "manage.py"]
     say("migrating the database")
     run(*manage, "migrate", "--no-input", env=env)
     say("loading the demo data")
     run(*manage, "load_demo", env=env)
-    host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
     processes = {
         "web": [*manage, "runserver", f"{host}:{port}", "--noreload"],
         "worker": [BIN / "celery", "-A", "config", "worker", "--loglevel", "INFO",
@@ -84,7 +105,7 @@ def up() -> None:
         "beat": [BIN / "celery", "-A", "config", "beat", "--loglevel", "INFO"],
     }  # fmt: skip
     children = {name: subprocess.Popen([str(a) for a in cmd], cwd=ROOT, env=env) for name, cmd in processes.items()}
-    base = f"http://{host}:{port}"
+    base = env["HELPDESK_SITE_URL"]
     print(
         f"""
   The helpdesk is running (web, Celery worker and beat). Ctrl-C stops everything.

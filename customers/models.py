@@ -112,6 +112,11 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
+        indexes = [
+            # the agent search's "requester e-mail starts with": LIKE 'ann@ex%' is a range scan only with the
+            # pattern operator class (the unique index above is on lower(email) in the database's collation)
+            models.Index(fields=["email"], name="customers_email_prefix", opclasses=["varchar_pattern_ops"]),
+        ]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="customers_customer_email_ci_unique"),
             models.UniqueConstraint(

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from core.policies import CapabilityAdminMixin
+from outreach.forms import SegmentAdminForm
 from outreach.models import Campaign, Fanout, Incident, IncidentUpdate, ReminderRule, Segment, Template
 
 
@@ -15,6 +16,7 @@ class TemplateAdmin(CapabilityAdminMixin, admin.ModelAdmin):
 @admin.register(Segment)
 class SegmentAdmin(CapabilityAdminMixin, admin.ModelAdmin):
     capability = "segment.edit"
+    form = SegmentAdminForm
     list_display = ["name", "open_tickets", "updated_at"]
     list_filter = ["open_tickets"]
     search_fields = ["name", "description"]

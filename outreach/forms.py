@@ -64,6 +64,26 @@ class SegmentForm(forms.ModelForm):
         }
 
 
+class SegmentAdminForm(forms.ModelForm):
+    """The admin's segment: plans to tick and regions as text, not JSON; the admin's own widgets for the rest."""
+
+    plans = forms.MultipleChoiceField(
+        choices=Organization.Plan.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Organizations on any of these plans. None ticked: any plan.",
+    )
+    regions = CommaListField(required=False, help_text="Comma-separated, e.g. eu-west, us-east. Empty: any region.")
+
+    class Meta:
+        model = Segment
+        fields = SegmentForm.Meta.fields
+
+    def clean_plans(self) -> list[str]:
+        chosen = set(self.cleaned_data["plans"])
+        return [value for value in Organization.Plan.values if value in chosen]
+
+
 class IncidentDeclareForm(forms.Form):
     title = forms.CharField(max_length=200)
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), help_text="What customers read.")

@@ -4,7 +4,10 @@ Every message still goes out as a ``customers.Delivery`` row; these models say
 what to send to whom and keep the progress of planning it.
 """
 
+import re
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -71,6 +74,36 @@ class Segment(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("agent-outreach-segment-detail", args=[self.pk])
+
+    def clean(self) -> None:
+        """What a manager typed, field by field: known plans, region names, ranges that can match someone."""
+        errors: dict[str, str] = {}
+        known = Organization.Plan.values
+        plans = self.plans if isinstance(self.plans, list) else [self.plans]
+        if unknown := [plan for plan in plans if plan not in known]:
+            errors["plans"] = f"Unknown plan {', '.join(map(repr, unknown))}; one of {', '.join(known)}."
+        if problem := regions_problem(self.regions):
+            errors["regions"] = problem
+        for after, before in (("created_after", "created_before"), ("last_seen_after", "last_seen_before")):
+            low, high = getattr(self, after), getattr(self, before)
+            if low is not None and high is not None and low >= high:
+                errors[before] = f"After {after.replace('_', ' ')} ({low:%Y-%m-%d %H:%M}), or no one matches."
+        if errors:
+            raise ValidationError(errors)
+
+
+#: an organization's region as the organization form takes it: a short name like eu-west
+REGION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,39}$")
+
+
+def regions_problem(value: object) -> str:
+    """Why ``value`` is not a list of region names ("" when it is)."""
+    if not isinstance(value, list):
+        return "A list of region names, e.g. eu-west, us-east."
+    bad = [item for item in value if not isinstance(item, str) or not REGION_PATTERN.match(item)]
+    if bad:
+        return f"Not a region name: {', '.join(repr(item) for item in bad)} (letters, digits, - and _, up to 40)."
+    return ""
 
 
 class Incident(models.Model):

@@ -7,6 +7,12 @@ services (audit, version, SLA), which the agent pages call.
 from django.contrib import admin
 from django.http import HttpRequest
 
+from tickets.admin_forms import (
+    BusinessCalendarAdminForm,
+    CustomFieldAdminForm,
+    SLAPolicyAdminForm,
+    SLATargetAdminForm,
+)
 from tickets.models import (
     Attachment,
     BusinessCalendar,
@@ -44,6 +50,7 @@ class HolidayInline(admin.TabularInline):
 
 @admin.register(BusinessCalendar)
 class BusinessCalendarAdmin(admin.ModelAdmin):
+    form = BusinessCalendarAdminForm
     list_display = ["name", "timezone"]
     search_fields = ["name", "timezone"]
     inlines = [HolidayInline]
@@ -51,12 +58,14 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
 
 class SLATargetInline(admin.TabularInline):
     model = SLATarget
+    form = SLATargetAdminForm
     extra = 0
     min_num = 1
 
 
 @admin.register(SLAPolicy)
 class SLAPolicyAdmin(admin.ModelAdmin):
+    form = SLAPolicyAdminForm
     list_display = ["name", "position", "is_active", "calendar", "priorities", "plans", "raise_priority_on_breach"]
     list_editable = ["position", "is_active"]
     list_filter = ["is_active", "calendar", "raise_priority_on_breach"]
@@ -92,6 +101,7 @@ class QueueMembershipAdmin(admin.ModelAdmin):
 
 @admin.register(CustomField)
 class CustomFieldAdmin(admin.ModelAdmin):
+    form = CustomFieldAdminForm
     list_display = ["label", "key", "type", "required", "position", "is_active"]
     list_filter = ["type", "required", "is_active"]
     search_fields = ["label", "key"]

@@ -10,6 +10,7 @@ import datetime as dt
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -100,8 +101,6 @@ class BusinessCalendar(models.Model):
         return f"{self.name} ({self.timezone})"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError  # noqa: PLC0415
-
         from tickets.business_time import parse_weekly_hours  # noqa: PLC0415
 
         try:
@@ -155,6 +154,25 @@ class SLAPolicy(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        errors = {}
+        if problem := _choice_list_problem(self.priorities, Priority.values, "priority"):
+            errors["priorities"] = problem
+        if problem := _choice_list_problem(self.plans, Organization.Plan.values, "plan"):
+            errors["plans"] = problem
+        if errors:
+            raise ValidationError(errors)
+
+
+def _choice_list_problem(value: object, allowed: list[str], noun: str) -> str:
+    """Why ``value`` is not a list of some of ``allowed`` ("" when it is): ["hgih", 3] is refused."""
+    if not isinstance(value, list):
+        return f"A list of {noun} values, e.g. [{allowed[-1]!r}]."
+    unknown = [item for item in value if not isinstance(item, str) or item not in allowed]
+    if unknown:
+        return f"Unknown {noun}: {', '.join(repr(item) for item in unknown)}; one of {', '.join(allowed)}."
+    return ""
+
 
 class SLATarget(models.Model):
     """Minutes of business time per target for one priority of one policy; empty means no target."""
@@ -172,6 +190,15 @@ class SLATarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.policy} / {self.priority}"
+
+    def clean(self) -> None:
+        errors = {
+            name: "At least 1 minute; leave it empty for no target."
+            for name in ("first_reply_minutes", "next_reply_minutes", "resolution_minutes")
+            if getattr(self, name) == 0
+        }
+        if errors:
+            raise ValidationError(errors)
 
     def minutes_for(self, kind: str) -> int | None:
         return getattr(self, f"{kind}_minutes")
@@ -257,17 +284,17 @@ class CustomField(models.Model):
     def __str__(self) -> str:
         return self.label
 
+    def clean(self) -> None:
+        values = self.choices
+        if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+            raise ValidationError({"choices": "A list of non-empty text values."})
+        if self.type == self.Type.CHOICE and not values:
+            raise ValidationError({"choices": 'A "choice" field needs the values to choose from.'})
+        if self.type != self.Type.CHOICE and values:
+            raise ValidationError({"choices": 'Only a "choice" field has values to choose from.'})
+
 
 # --- tickets ----------------------------------------------------------------------------------------
-
-
-class TicketCounter(models.Model):
-    """One row holding the last ticket number; locked with ``select_for_update`` to hand out the next."""
-
-    last_number = models.PositiveBigIntegerField(default=1000)
-
-    def __str__(self) -> str:
-        return f"last #{self.last_number}"
 
 
 def _sla_sort_key() -> Coalesce:

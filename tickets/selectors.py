@@ -12,6 +12,7 @@ it never counts.
 """
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +28,7 @@ from core.params import to_id
 from core.roles import is_agent, is_manager
 from core.tokens import TokenExpired, TokenInvalid
 from customers.models import Customer, CustomerEvent
-from customers.selectors import customer_recent_events
+from customers.selectors import customer_ids_by_email_prefix, customer_recent_events
 from tickets.models import (
     SLA_NEVER,
     UNSOLVED_STATUSES,
@@ -176,32 +177,52 @@ def _filter(qs: QuerySet[Ticket], *, viewer: Any, filters: dict[str, Any]) -> Qu
         qs = qs.filter(organization_id=to_id(organization, field="organization"))
     text = (filters.get("q") or "").strip()
     if text:
-        # subject__icontains is UPPER(subject) LIKE UPPER(...): the trigram GIN index on PostgreSQL
-        condition = Q(subject__icontains=text)
-        digits = text.lstrip("#")
-        if digits.isascii() and digits.isdigit() and len(digits) < 18:  # "²".isdigit() too, int("²") raises
-            condition |= Q(number=int(digits))
-        qs = qs.filter(condition)
+        qs = qs.filter(_search_condition(text))
     return qs
 
 
-def _view(qs: QuerySet[Ticket], *, viewer: Any, view: str, now: dt.datetime) -> QuerySet[Ticket]:
+def _search_condition(text: str) -> Q:
+    """The search box: subject contains, ``#1060``/``1060`` the number, or the requester's e-mail starts with.
+
+    subject__icontains is UPPER(subject) LIKE UPPER(...): the trigram GIN index on PostgreSQL. The
+    requesters are looked up first (one range scan of ``customers_email_prefix``, at most
+    ``EMAIL_PREFIX_MATCHES``) so the ticket query ORs two bitmap index scans (trigram, and
+    ``tickets_requester`` with ``= ANY(ids)``); a subquery inside the OR would be a filter on every row.
+    """
+    condition = Q(subject__icontains=text)
+    digits = text.lstrip("#")
+    if digits.isascii() and digits.isdigit() and len(digits) < 18:  # "²".isdigit() too, int("²") raises
+        condition |= Q(number=int(digits))
+    if requester_ids := customer_ids_by_email_prefix(prefix=text):
+        condition |= Q(requester_id__in=requester_ids)
+    return condition
+
+
+def _view_condition(viewer: Any, view: str, now: dt.datetime) -> Q:
+    """What a built-in view adds to visibility (before its "unsolved" status filter)."""
     if view not in BUILTIN_VIEWS:
         raise ApplicationError(f"Unknown view {view!r}.", {"view": view})
     if view == "mine":
-        return qs.filter(assignee=viewer)
+        return Q(assignee=viewer)
     if view == "unassigned":
-        qs = qs.filter(assignee__isnull=True)
         queue_ids = _queue_ids(viewer)
-        return qs.filter(queue_id__in=queue_ids) if queue_ids or not is_manager(viewer) else qs
+        if queue_ids or not is_manager(viewer):
+            return Q(assignee__isnull=True, queue_id__in=queue_ids)
+        return Q(assignee__isnull=True)
     if view == "escalated":
-        # on the indexed expression (tickets_open_sla), so the planner ORs two small partial-index ranges
-        return qs.alias(sla_due_key=_sla_key()).filter(
-            Q(escalated_at__isnull=False) | Q(sla_due_key__lte=now + dt.timedelta(hours=1))
-        )
+        # on the indexed expression (tickets_open_sla), so the planner ORs two small partial-index ranges;
+        # the queryset must carry the alias ``sla_due_key`` (see ``_view``)
+        return Q(escalated_at__isnull=False) | Q(sla_due_key__lte=now + dt.timedelta(hours=1))
     if view == "proactive":
-        return qs.filter(kind=Kind.PROACTIVE)
-    return qs  # all_open
+        return Q(kind=Kind.PROACTIVE)
+    return Q()  # all_open
+
+
+def _view(qs: QuerySet[Ticket], *, viewer: Any, view: str, now: dt.datetime) -> QuerySet[Ticket]:
+    condition = _view_condition(viewer, view, now)
+    if view == "escalated":
+        qs = qs.alias(sla_due_key=_sla_key())
+    return qs.filter(condition)
 
 
 def ticket_queryset(
@@ -267,6 +288,47 @@ def ticket_list(
             qs = qs.annotate(sla_key=_sla_key())
         return keyset_page(qs, ordering=SORTS[sort], cursor=cursor, size=size, decorate=decorate)
     return keyset_page(decorate(qs), ordering=SORTS[sort], cursor=cursor, size=size)
+
+
+@dataclass
+class Elsewhere:
+    """Matches of a search outside the view it was typed in: a few to show, and a bounded count."""
+
+    tickets: list[Ticket]
+    count: int
+    more: bool  # the count stopped at its bound: "100+"
+
+
+#: "N more in other views" counts at most this many: an exact count of a common word over 1M
+#: tickets is 44-120 ms (DESIGN.md), reading the first 101 matches is an index scan that stops
+ELSEWHERE_BOUND = 100
+
+
+def ticket_search_elsewhere(
+    *, viewer: Any, view: str | None, text: str, now: dt.datetime | None = None, show: int = 5
+) -> Elsewhere | None:
+    """Tickets the viewer can see, any status, matching ``text`` but outside the built-in ``view``
+    (the view's condition and its "unsolved" statuses), newest first: what the search box offers
+    from "My open tickets" when ``#1060`` is someone else's. None without a view or a text.
+
+    One query: the first ``ELSEWHERE_BOUND + 1`` matches (id, number, subject, status), ordered like the
+    "any status" list on ``tickets_updated``; the first ``show`` are shown, the rest only counted.
+    """
+    text = (text or "").strip()
+    if not view or not text:
+        return None
+    now = now or timezone.now()
+    in_view = _view_condition(viewer, view, now) & Q(status__in=list(UNSOLVED_STATUSES))
+    qs = tickets_visible_to(viewer)
+    if view == "escalated":
+        qs = qs.alias(sla_due_key=_sla_key())
+    rows = list(
+        qs.filter(_search_condition(text))
+        .exclude(in_view)
+        .only("id", "number", "subject", "status")
+        .order_by(*SORTS["updated"])[: ELSEWHERE_BOUND + 1]
+    )
+    return Elsewhere(tickets=rows[:show], count=min(len(rows), ELSEWHERE_BOUND), more=len(rows) > ELSEWHERE_BOUND)
 
 
 def ticket_list_saved(*, viewer: Any, saved_view: SavedView, cursor: str | None = None, size: int = 50) -> Page:

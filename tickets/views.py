@@ -2,6 +2,7 @@
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, QueryDict
@@ -28,6 +29,7 @@ from tickets.forms import (
     TicketCreateForm,
     TicketFilterForm,
 )
+from tickets.history import ticket_history
 from tickets.models import Kind, Priority, Status
 from tickets.panels import ticket_panels
 from tickets.selectors import (
@@ -49,6 +51,7 @@ from tickets.selectors import (
     ticket_other_viewers,
     ticket_recent_product_events,
     ticket_requester_other_tickets,
+    ticket_search_elsewhere,
     ticket_thread,
     ticket_timeline,
 )
@@ -106,12 +109,19 @@ def _queue_context(request: AuthedRequest, params: QueryDict | None = None) -> d
         columns=QUEUE_ROW_COLUMNS,
         with_tags=False,
     )
+    elsewhere = None
+    if filters.get("q") and view and not params.get("cursor") and changed_since is None:
+        # the search box searches everything the agent can see, not just this view: "#1060" typed in
+        # "My open tickets" offers #1060 when it is a colleague's or solved
+        elsewhere = ticket_search_elsewhere(viewer=request.user, view=view, text=filters["q"], now=now)
     base_query = params.copy()
     base_query.pop("cursor", None)
     base_query.pop("changed_since", None)
     saved_filters = {**filters, "view": view, "sort": sort}
     return {
         "page": page,
+        "elsewhere": elsewhere,
+        "search_all_query": urlencode({"view": "", "q": filters.get("q", "")}),
         "now": now,
         "view": view,
         "sort": sort,
@@ -274,7 +284,7 @@ def _detail_context(request: AuthedRequest, ticket: Any, **extra: Any) -> dict[s
         "ticket": ticket,
         "now": timezone.now(),
         "thread": ticket_thread(ticket=ticket, viewer=viewer),
-        "events": ticket_timeline(ticket=ticket, viewer=viewer),
+        "events": ticket_history(ticket_timeline(ticket=ticket, viewer=viewer)),
         "customer": ticket.requester,
         "other_tickets": ticket_requester_other_tickets(ticket=ticket, viewer=viewer),
         "customer_events": ticket_recent_product_events(ticket=ticket, limit=8),

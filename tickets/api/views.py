@@ -43,7 +43,7 @@ LIST_PARAMETERS = [
     OpenApiParameter("requester_email", str),
     OpenApiParameter("organization", int),
     OpenApiParameter("kind", str),
-    OpenApiParameter("q", str, description="Text in the subject, or a ticket number."),
+    OpenApiParameter("q", str, description="Text in the subject, a ticket number, or the requester's e-mail start."),
     OpenApiParameter("sort", str, enum=list(SORTS)),
     OpenApiParameter("cursor", str, description="next_cursor of the previous page."),
 ]

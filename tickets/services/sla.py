@@ -15,9 +15,11 @@ import datetime as dt
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.humanize import duration
 from customers.services import deliver
 from tickets.business_time import Calendar, add_business_minutes, business_minutes_between, business_seconds_between
 from tickets.models import (
@@ -279,9 +281,18 @@ def _sla_recipients(ticket: Ticket) -> list[str]:
 
 
 def _warn(ticket: Ticket, target: str, due: dt.datetime, *, breached: bool, now: dt.datetime) -> None:
+    """One e-mail per agent, keyed by ticket, target, due time and agent: a scan run twice, or a change
+    that leaves the due time where it was (a bulk priority change between priorities with the same
+    targets), finds the row and sends nothing; a due time that moves is a new alert."""
     label = SLATargetKind(target).label.lower()
-    minutes = int(abs((due - now).total_seconds()) // 60)
-    state = f"was due {minutes} min ago" if breached else f"is due in {minutes} min"
+    calendar = calendar_for(ticket.sla_policy)
+    # the SLA counts business time, so the alert does too: a breach found Tuesday 12:33 of a target
+    # due Monday 10:00 is 10 h 33 min overdue in office hours, not "1593 min ago"
+    minutes = business_minutes_between(due, now, calendar) if breached else business_minutes_between(now, due, calendar)
+    amount = duration(minutes, days=calendar is None)
+    business = " of business time" if calendar is not None else ""
+    state = f"overdue by {amount}" if breached else f"due in {amount}"
+    link = f"{settings.SITE_URL}{ticket.get_absolute_url()}"
     for email in _sla_recipients(ticket):
         deliver(
             key=f"ticket:{ticket.pk}:sla:{target}:{int(due.timestamp())}:{email}",
@@ -289,8 +300,8 @@ def _warn(ticket: Ticket, target: str, due: dt.datetime, *, breached: bool, now:
             customer=None,
             recipient=email,
             subject=f"[{ticket.reference}] SLA {label} {state}",
-            body=f"The {label} target of ticket {ticket.reference} ({ticket.subject}) {state} "
-            f"(due {due:%Y-%m-%d %H:%M} UTC).\n\n{ticket.get_absolute_url()}",
+            body=f"The {label} target of ticket {ticket.reference} ({ticket.subject}) is {state}{business} "
+            f"(due {due:%a %d %b %Y %H:%M} UTC).\n\nOpen the ticket: {link}\n",
             source=f"ticket:{ticket.pk}",
         )
 

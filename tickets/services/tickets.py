@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -32,7 +32,6 @@ from tickets.models import (
     Queue,
     Status,
     Ticket,
-    TicketCounter,
     TicketEvent,
 )
 from tickets.sentiment import sentiment_score
@@ -65,14 +64,26 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # --- building blocks on a locked ticket ------------------------------------------------------------
 
 
+#: where ticket numbers come from (migration 0007): a sequence on PostgreSQL, an AUTOINCREMENT table on SQLite
+NUMBER_SEQUENCE = "tickets_ticket_number_seq"
+
+
 def _next_number() -> int:
-    """The next human reference from the counter row, locked until the caller's transaction ends."""
-    counter = TicketCounter.objects.select_for_update().filter(pk=1).first()
-    if counter is None:
-        TicketCounter.objects.get_or_create(pk=1, defaults={"last_number": 1000})
-        counter = TicketCounter.objects.select_for_update().get(pk=1)
-    TicketCounter.objects.filter(pk=1).update(last_number=F("last_number") + 1)
-    return counter.last_number + 1
+    """The next human reference, without a lock that outlives this call.
+
+    PostgreSQL's ``nextval`` never waits for another transaction, so ticket creation no longer takes
+    turns system-wide; a rolled-back creation leaves a gap in the numbers (as in Zendesk), never a
+    duplicate. On SQLite the insert takes the database's one writer lock, which the ticket's own
+    insert takes anyway; the row is deleted at once, AUTOINCREMENT never hands its id out again.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT nextval(%s)", [NUMBER_SEQUENCE])
+            return int(cursor.fetchone()[0])
+        cursor.execute(f'INSERT INTO "{NUMBER_SEQUENCE}" DEFAULT VALUES')
+        number = int(cursor.lastrowid)
+        cursor.execute(f'DELETE FROM "{NUMBER_SEQUENCE}" WHERE id = %s', [number])  # noqa: S608 - a constant name
+        return number
 
 
 def _default_queue() -> Queue:

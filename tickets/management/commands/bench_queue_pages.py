@@ -73,6 +73,12 @@ class Command(BaseCommand):
                 lambda: as_manager.get("/agent/", {"view": "", "q": "certificate sso"}),
             ),
             ("queue: search 'refund', any status", lambda: as_manager.get("/agent/", {"view": "", "q": "refund"})),
+            (
+                "queue: search a requester e-mail from 'mine'",
+                lambda: as_agent.get("/agent/", {"q": "bench-4242@client.example"}),
+            ),
+            ("queue: search '#<number>' from 'mine'", lambda: as_agent.get("/agent/", {"q": f"#{some.number}"})),
+            ("queue: search 'refund' from 'mine' (+ elsewhere)", lambda: as_agent.get("/agent/", {"q": "refund"})),
             ("ticket page with thread and side panel", lambda: as_agent.get(f"/agent/tickets/{some.pk}/")),
             ("API: GET /api/v1/tickets/?view=all_open", lambda: as_agent.get("/api/v1/tickets/", {"view": "all_open"})),
         ]

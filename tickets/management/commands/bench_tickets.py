@@ -33,9 +33,9 @@ from tickets.models import (
     Queue,
     QueueMembership,
     Ticket,
-    TicketCounter,
 )
 from tickets.selectors import ticket_get_for, ticket_list, ticket_thread, ticket_timeline
+from tickets.services.tickets import NUMBER_SEQUENCE
 
 WORDS = (  # noqa: SIM905
     "invoice login password export report dashboard billing refund upgrade api token webhook error timeout slow "
@@ -130,7 +130,8 @@ class Command(BaseCommand):
             columns = (
                 "id, number, subject, requester_id, organization_id, queue_id, assignee_id, status, priority, "
                 "priority_rank, kind, channel, custom_fields, created_at, updated_at, version, reopen_count, "
-                "sla_paused_remaining, next_sla_due_at, escalated_at, solved_at, closed_at, first_agent_reply_at"
+                "sla_paused_remaining, next_sla_due_at, escalated_at, solved_at, closed_at, first_agent_reply_at, "
+                "requester_unverified"
             )
             t0 = time.monotonic()
             with cursor.cursor.copy(f"COPY tickets_ticket ({columns}) FROM STDIN") as copy:
@@ -175,6 +176,7 @@ class Command(BaseCommand):
                             updated if status in ("solved", "closed") else None,
                             updated if status == "closed" else None,
                             created + dt.timedelta(minutes=30) if status != "new" else None,
+                            False,
                         )
                     )
             self.stdout.write(f"  tickets copied in {time.monotonic() - t0:.1f} s")
@@ -215,8 +217,8 @@ class Command(BaseCommand):
                 cursor.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"  # noqa: S608
                 )
-            TicketCounter.objects.get_or_create(pk=1)
-            TicketCounter.objects.filter(pk=1).update(last_number=last_number + n)
+            # the next ticket created continues after the copied numbers
+            cursor.execute("SELECT setval(%s, %s)", [NUMBER_SEQUENCE, last_number + n])
         with connection.cursor() as cursor:
             # every table it filled (customers and organizations too): with stale statistics the planner
             # hash-joins all 50,000 customers for a 50-row page, as autovacuum would not have caught up yet
