@@ -5,6 +5,7 @@ from django import forms
 from core.forms import IdModelMultipleChoiceField
 from customers.models import Category, Customer, Organization, Product, Tag
 from outreach.models import Campaign, Incident, Segment, Template
+from tickets.models import SatisfactionRating
 
 
 class CommaListField(forms.CharField):
@@ -118,4 +119,7 @@ class SurveyForm(forms.Form):
         choices=[("good", "Good, I'm satisfied"), ("bad", "Bad, I'm not satisfied")], widget=forms.RadioSelect
     )
     still_broken = forms.BooleanField(required=False, label="My problem is still not fixed")
+    reason = forms.ChoiceField(
+        choices=SatisfactionRating.Reason.choices, required=False, label="If it was bad, what was wrong?"
+    )
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=5000)

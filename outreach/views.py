@@ -351,14 +351,21 @@ def survey_view(request: HttpRequest, token: str) -> HttpResponse:
     follow_up = survey_read(token)
     if follow_up is None:
         return render(request, "outreach/survey.html", {"invalid": True}, status=404)
+    if follow_up.answered_at is not None:
+        # offered once: a second visit or submit is told so, and nothing changes
+        status = 400 if request.method == "POST" else 200
+        return render(request, "outreach/survey.html", {"answered": True, "follow_up": follow_up}, status=status)
     initial = {"rating": request.GET.get("rating")} if request.GET.get("rating") in ("good", "bad") else {}
     form = SurveyForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             survey_answer(follow_up=follow_up, **form.cleaned_data)
         except ApplicationError as exc:
+            if exc.extra.get("already_rated"):
+                return render(request, "outreach/survey.html", {"answered": True, "follow_up": follow_up}, status=400)
             _fail(form, exc)
         else:
+            follow_up.refresh_from_db()
             return render(request, "outreach/survey.html", {"done": True, "follow_up": follow_up})
     status = 400 if request.method == "POST" else 200
     return render(request, "outreach/survey.html", {"form": form, "follow_up": follow_up}, status=status)
@@ -383,6 +390,6 @@ def request_rating_view(request: HttpRequest, ticket_id: int | None = None, toke
     try:
         follow_up = followup_open(ticket=ticket)
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        (messages.info if exc.extra.get("already_rated") else messages.error)(request, exc.message)
         return redirect(reverse("help-request-link", args=[token]) if token else ticket.get_absolute_help_url())
     return redirect("help-survey", token=survey_token(follow_up.pk))

@@ -161,7 +161,8 @@ def test_a_bad_rating_reopens_the_ticket_with_the_comment(solved_ticket, client)
     assert "<b>" not in last.body_html
     follow_up.refresh_from_db()
     assert (follow_up.rating, follow_up.reopened) == ("bad", True)
-    assert ticket.messages.filter(is_internal=True, body__startswith="Satisfaction survey: **Bad**").exists()
+    assert ticket.satisfaction_rating.score == "bad"
+    assert ticket.events.filter(kind="rated").count() == 1
     # answering again changes nothing
     again = client.post(url, {"rating": "good"})
     assert again.status_code == 400
