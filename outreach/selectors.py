@@ -1,5 +1,6 @@
 """Reads of the outreach app: audiences, lists and the figures the pages show."""
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -21,7 +22,7 @@ from outreach.models import (
     Segment,
     Template,
 )
-from outreach.tickets_bridge import open_ticket_requesters
+from outreach.tickets_bridge import OPEN_STATUSES, open_ticket_requesters, ticket_model
 
 # --- audiences ---------------------------------------------------------------------------
 
@@ -206,6 +207,28 @@ def incident_linked_tickets(*, incident: Incident, limit: int = 100) -> list[Any
         .select_related("ticket", "ticket__requester")
         .order_by("-id")[:limit]
     )
+
+
+#: "link earlier tickets" looks this far before the declaration: the reports of the hours before it was noticed
+EARLIER_WINDOW = dt.timedelta(hours=24)
+
+
+def incident_earlier_tickets(*, incident: Incident) -> QuerySet[Any]:
+    """Open tickets affected customers opened in the ``EARLIER_WINDOW`` before the incident, not linked yet."""
+    Ticket = ticket_model()
+    if Ticket is None:
+        return IncidentTicket.objects.none()
+    return Ticket.objects.filter(
+        created_at__lt=incident.started_at,
+        created_at__gte=incident.started_at - EARLIER_WINDOW,
+        status__in=OPEN_STATUSES,
+        requester_id__in=incident_customers(incident=incident).values("pk"),
+    ).exclude(incident_links__incident=incident)
+
+
+def incident_earlier_ticket_count(*, incident: Incident, cap: int = 500) -> tuple[int, bool]:
+    """How many earlier tickets the page offers to link: at most ``cap + 1`` rows are counted."""
+    return capped_count(incident_earlier_tickets(incident=incident), cap=cap)
 
 
 def incidents_active() -> list[Incident]:

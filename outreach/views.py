@@ -105,15 +105,27 @@ def maintenance_schedule_view(request: AuthedRequest) -> HttpResponse:
     return render(request, "outreach/incident_form.html", {"form": form, "title": "Schedule maintenance"})
 
 
+#: how often the incident page's figures refresh: fast while notices go out, slowly while tickets may arrive
+LIVE_POLL_SENDING_SECONDS = 2
+LIVE_POLL_OPEN_SECONDS = 30
+
+
+def _incident_live(incident: Incident) -> dict[str, Any]:
+    progress = selectors.incident_progress(incident=incident)
+    sending = not progress["planning_done"] or progress["queued"] or progress["sending"]
+    poll = LIVE_POLL_SENDING_SECONDS if sending else LIVE_POLL_OPEN_SECONDS if incident.is_open else 0
+    return {"progress": progress, "figures": selectors.incident_figures(incident=incident), "live_poll": poll}
+
+
 def _incident_page(request: AuthedRequest, incident: Incident, **forms: Any) -> HttpResponse:
     template = "outreach/incident_detail.html"
-    if request.htmx and request.htmx.target == "incident-progress":
-        template += "#progress"
+    if request.htmx and request.htmx.target in ("incident-live", "incident-progress"):
+        return render(request, template + "#live", {"incident": incident, **_incident_live(incident)})
     context = {
         "incident": incident,
         "updates": selectors.incident_updates(incident=incident),
-        "progress": selectors.incident_progress(incident=incident),
-        "figures": selectors.incident_figures(incident=incident),
+        **_incident_live(incident),
+        "earlier": selectors.incident_earlier_ticket_count(incident=incident) if incident.is_open else (0, False),
         "linked": selectors.incident_linked_tickets(incident=incident),
         "update_form": forms.get("update_form") or IncidentUpdateForm(),
         "resolve_form": forms.get("resolve_form") or IncidentResolveForm(),
@@ -189,6 +201,22 @@ def incident_link_view(request: AuthedRequest, incident_id: int) -> HttpResponse
             messages.success(request, "The ticket is linked.")
             return redirect(incident)
     return _incident_page(request, incident, link_form=form, status=400)
+
+
+@require_POST
+@capability_required("incident.declare")
+def incident_link_earlier_view(request: AuthedRequest, incident_id: int) -> HttpResponse:
+    """Link (and answer) the open tickets affected customers opened before the declaration, in one click."""
+    from outreach.services import incident_link_earlier_tickets  # noqa: PLC0415
+
+    incident = selectors.incident_get(incident_id=incident_id)
+    try:
+        linked = incident_link_earlier_tickets(incident=incident, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{linked} earlier ticket{'s' if linked != 1 else ''} linked and answered.")
+    return redirect(incident)
 
 
 @require_POST

@@ -14,6 +14,7 @@ from outreach.services.incidents import (
 from outreach.services.reminders import reminder_rule_run, reminders_run
 from outreach.services.templates import segment_save, template_preview, template_save
 from outreach.services.ticket_links import (
+    incident_link_earlier_tickets,
     incident_link_ticket,
     incident_solve_linked_tickets,
     incidents_link_new_tickets,
@@ -30,6 +31,7 @@ __all__ = [
     "fanouts_resume",
     "followups_run",
     "incident_declare",
+    "incident_link_earlier_tickets",
     "incident_link_ticket",
     "incident_resolve",
     "incident_solve_linked_tickets",

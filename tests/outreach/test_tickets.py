@@ -14,6 +14,7 @@ from outreach.services import (
     campaign_schedule,
     followups_run,
     incident_declare,
+    incident_link_earlier_tickets,
     incident_link_ticket,
     incident_solve_linked_tickets,
     incidents_link_new_tickets,
@@ -96,6 +97,77 @@ def test_a_ticket_from_an_affected_customer_is_linked_and_answered_automatically
     assert not reply.is_internal
     assert [m.to[0] for m in mail.outbox] == [affected.email]
     assert "We are on it." in mail.outbox[0].body
+
+
+def test_the_auto_reply_is_a_system_reply_through_the_ticket_services(outage, django_capture_on_commit_callbacks):
+    ticket = make_ticket(requester=CustomerFactory(organization=outage["org"]), subject="Export broken")
+    version = ticket.version
+    with django_capture_on_commit_callbacks(execute=True):
+        incidents_link_new_tickets()
+    ticket.refresh_from_db()
+    reply = ticket.messages.order_by("-id").first()
+    event = ticket.events.get(kind="replied", message=reply)
+    assert event.actor is None  # the helpdesk itself
+    assert reply.author_user is None
+    assert ticket.version > version
+    # it waits for the incident, not for the customer; the first reply is given
+    assert ticket.status == "on_hold"
+    assert ticket.first_agent_reply_at == reply.created_at
+    assert ticket.first_reply_due_at is None
+    assert ticket.assignee is None  # no agent took it
+    assert ticket.events.filter(kind="changed", field="status", new_value="on_hold").exists()
+
+
+@pytest.fixture
+def earlier(outage):
+    incident = outage["incident"]
+    affected = CustomerFactory(organization=outage["org"])
+    before = make_ticket(requester=affected, subject="Exports slow since this morning")
+    long_ago = make_ticket(requester=affected, subject="Old")
+    solved = make_ticket(requester=affected, subject="Solved")
+    ticket_solve(ticket=solved, actor=AgentFactory())
+    stranger = make_ticket(requester=CustomerFactory(), subject="Unrelated")
+    Ticket.objects.filter(pk__in=[before.pk, solved.pk, stranger.pk]).update(
+        created_at=incident.started_at - dt.timedelta(hours=2)
+    )
+    Ticket.objects.filter(pk=long_ago.pk).update(created_at=incident.started_at - dt.timedelta(days=3))
+    mail.outbox.clear()
+    return {"incident": incident, "before": before, "affected": affected}
+
+
+def test_a_manager_links_and_answers_the_tickets_opened_before_the_declaration_in_one_action(
+    earlier, manager_client, django_capture_on_commit_callbacks
+):
+    incident = earlier["incident"]
+    page = manager_client.get(incident.get_absolute_url()).content.decode()
+    assert "Link and answer 1 earlier ticket" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(f"/agent/outreach/incidents/{incident.pk}/link-earlier/")
+    assert response.status_code == 302
+    link = IncidentTicket.objects.get()
+    assert (link.ticket_id, link.automatic) == (earlier["before"].pk, False)
+    assert link.linked_by is not None
+    ticket = Ticket.objects.get(pk=earlier["before"].pk)
+    assert ticket.status == "on_hold"
+    assert [m.to[0] for m in mail.outbox] == [earlier["affected"].email]
+    # again: nothing left, nothing sent twice
+    with django_capture_on_commit_callbacks(execute=True):
+        manager_client.post(f"/agent/outreach/incidents/{incident.pk}/link-earlier/")
+    assert IncidentTicket.objects.count() == 1
+    assert len(mail.outbox) == 1
+    assert 'id="link-earlier"' not in manager_client.get(incident.get_absolute_url()).content.decode()
+
+
+def test_an_agent_without_the_capability_cannot_link_earlier_tickets(earlier, agent_client):
+    incident = earlier["incident"]
+    page = agent_client.get(incident.get_absolute_url()).content.decode()
+    assert 'id="link-earlier"' not in page
+    assert "a manager or the on-call agent links and answers them" in page
+    assert agent_client.post(f"/agent/outreach/incidents/{incident.pk}/link-earlier/").status_code == 403
+    assert not IncidentTicket.objects.exists()
+    with pytest.raises(ApplicationError):
+        incident_link_earlier_tickets(incident=incident, actor=AgentFactory())
+    assert not IncidentTicket.objects.exists()
 
 
 def test_agents_link_by_hand_and_solve_every_linked_ticket_with_one_message(outage, django_capture_on_commit_callbacks):
