@@ -104,7 +104,9 @@ class SolveLinkedForm(forms.Form):
 class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
-        fields = ["name", "template", "segment", "schedule", "send_at", "local_hour", "throttle_per_minute"]
+        fields = [
+            "name", "template", "segment", "schedule", "send_at", "local_hour", "throttle_per_minute", "hold_days",
+        ]  # fmt: skip
         widgets = {"send_at": forms.DateTimeInput(attrs={"type": "datetime-local"})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -19,6 +19,7 @@ from customers.services.deliveries import (
     deliveries_send,
     deliveries_sweep,
 )
+from customers.services.holds import deliveries_expire_held, deliveries_release
 from customers.services.rollup import events_prune, events_rollup
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "customer_touch",
     "deliver",
     "deliver_many",
+    "deliveries_expire_held",
+    "deliveries_release",
     "deliveries_retry",
     "deliveries_send",
     "deliveries_sweep",

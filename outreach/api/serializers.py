@@ -76,6 +76,7 @@ class CampaignInputSerializer(serializers.Serializer):
     send_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     local_hour = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=23)
     throttle_per_minute = serializers.IntegerField(required=False, default=1000, min_value=1)
+    hold_days = serializers.IntegerField(required=False, default=14, min_value=0, max_value=90)
 
 
 class CampaignOutputSerializer(serializers.ModelSerializer):
@@ -90,6 +91,7 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
             "send_at",
             "local_hour",
             "throttle_per_minute",
+            "hold_days",
             "status",
             "created_at",
             "started_at",

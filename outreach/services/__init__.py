@@ -3,6 +3,7 @@
 from outreach.services.campaigns import campaign_cancel, campaign_create, campaign_schedule, campaigns_run
 from outreach.services.fanout import fanout_plan_slice, fanout_start, fanouts_resume
 from outreach.services.followups import followups_run, survey_answer
+from outreach.services.holds import held_deliveries_release
 from outreach.services.incidents import (
     incident_declare,
     incident_resolve,
@@ -30,6 +31,7 @@ __all__ = [
     "fanout_start",
     "fanouts_resume",
     "followups_run",
+    "held_deliveries_release",
     "incident_declare",
     "incident_link_earlier_tickets",
     "incident_link_ticket",

@@ -74,6 +74,7 @@ class CampaignPlanner:
                     key=f"campaign:{campaign.pk}:customer:{customer.pk}",
                     source=campaign.source,
                     send_after=send_after if send_after > now else None,
+                    hold_until=campaign.hold_ends_at,
                 )
             )
         return drafts
@@ -106,9 +107,12 @@ def campaign_create(
     send_at: dt.datetime | None = None,
     local_hour: int | None = None,
     throttle_per_minute: int = 1000,
+    hold_days: int = 14,
     actor: Any = None,
 ) -> Campaign:
     """A draft campaign; nothing is sent before ``campaign_schedule``."""
+    if not 0 <= hold_days <= 90:
+        raise ApplicationError("The campaign cannot be saved.", {"hold_days": "From 0 to 90 days."})
     _validate(schedule, send_at, local_hour, throttle_per_minute)
     return Campaign.objects.create(
         name=name,
@@ -118,6 +122,7 @@ def campaign_create(
         send_at=send_at,
         local_hour=local_hour,
         throttle_per_minute=throttle_per_minute,
+        hold_days=hold_days,
         created_by=actor if getattr(actor, "pk", None) else None,
     )
 
@@ -158,9 +163,9 @@ def campaign_cancel(*, campaign: Campaign, actor: Any = None) -> int:
     if fanout is not None and not fanout.done:
         fanout.done, fanout.cancelled, fanout.finished_at, fanout.updated_at = True, True, now, now
         fanout.save(update_fields=["done", "cancelled", "finished_at", "updated_at"])
-    stopped = Delivery.objects.filter(source=campaign.source, status=Delivery.Status.QUEUED).update(
-        status=Delivery.Status.SUPPRESSED, suppressed_reason="campaign cancelled"
-    )
+    stopped = Delivery.objects.filter(
+        source=campaign.source, status__in=[Delivery.Status.QUEUED, Delivery.Status.HELD]
+    ).update(status=Delivery.Status.SUPPRESSED, suppressed_reason="campaign cancelled")
     campaign.status = Campaign.Status.CANCELLED
     campaign.cancelled_at = now
     campaign.save(update_fields=["status", "cancelled_at"])

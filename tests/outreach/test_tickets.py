@@ -10,9 +10,11 @@ from core.exceptions import ApplicationError
 from customers.models import Delivery
 from outreach.models import FollowUp, IncidentTicket
 from outreach.services import (
+    campaign_cancel,
     campaign_create,
     campaign_schedule,
     followups_run,
+    held_deliveries_release,
     incident_declare,
     incident_link_earlier_tickets,
     incident_link_ticket,
@@ -49,9 +51,101 @@ def test_announcements_wait_while_a_ticket_is_open_but_outage_notices_go(django_
         campaign_schedule(campaign=campaign)
         incident = incident_declare(title="Down", message="Sorry.", products=[product])
     held = Delivery.objects.get(source=campaign.source, customer=busy)
-    assert (held.status, held.suppressed_reason) == ("suppressed", "open ticket: held until it is solved")
+    campaign.refresh_from_db()
+    until = campaign.started_at + dt.timedelta(days=14)
+    assert (held.status, held.next_attempt_at) == ("held", until)
+    assert held.suppressed_reason == (
+        f"open ticket: held, sent once the customer's open tickets are solved (until {until:%Y-%m-%d %H:%M} UTC)"
+    )
     assert Delivery.objects.get(source=campaign.source, customer=free).status == "sent"
     assert Delivery.objects.get(source=f"incident:{incident.pk}", customer=busy).status == "sent"
+
+
+def _announce(segment=None, **kw):
+    campaign = campaign_create(
+        name="News", template=TemplateFactory(category="announcement"), segment=segment or SegmentFactory(), **kw
+    )
+    return campaign_schedule(campaign=campaign)
+
+
+def test_a_held_announcement_goes_once_the_customers_last_open_ticket_is_solved(django_capture_on_commit_callbacks):
+    agent = AgentFactory()
+    busy = CustomerFactory()
+    first, second = make_ticket(requester=busy), make_ticket(requester=busy)
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = _announce()
+    row = Delivery.objects.get(source=campaign.source, customer=busy)
+    assert row.status == "held"
+    mail.outbox.clear()
+    ticket_solve(ticket=first, actor=agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert held_deliveries_release() == {"released": 0, "expired": 0}  # one ticket still open
+    ticket_solve(ticket=second, actor=agent)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert held_deliveries_release() == {"released": 1, "expired": 0}
+        assert held_deliveries_release() == {"released": 0, "expired": 0}  # twice: sent once
+    row.refresh_from_db()
+    assert (row.status, row.suppressed_reason) == ("sent", "")
+    assert [m.to[0] for m in mail.outbox] == [busy.email]
+
+
+def test_a_hold_that_outlives_the_campaigns_validity_is_skipped_with_a_reason(django_capture_on_commit_callbacks):
+    busy = CustomerFactory()
+    ticket = make_ticket(requester=busy)
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = _announce(hold_days=2)
+    ticket_solve(ticket=ticket, actor=AgentFactory())
+    later = timezone.now() + dt.timedelta(days=2, minutes=1)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert held_deliveries_release(now=later) == {"released": 0, "expired": 1}
+    row = Delivery.objects.get(source=campaign.source)
+    assert (row.status, row.suppressed_reason) == (
+        "suppressed",
+        "open ticket: not sent, a ticket was still open when the message expired",
+    )
+    assert mail.outbox == []
+
+
+def test_the_release_job_is_set_based(django_capture_on_commit_callbacks, django_assert_num_queries):
+    customers = [CustomerFactory() for _ in range(5)]
+    tickets = [make_ticket(requester=c) for c in customers]
+    with django_capture_on_commit_callbacks(execute=True):
+        _announce()
+    agent = AgentFactory()
+    for ticket in tickets[:4]:
+        ticket_solve(ticket=ticket, actor=agent)
+    # expire + select + lock + update, whatever the number of rows (savepoints of the atomic block aside)
+    with django_assert_num_queries(6):
+        assert held_deliveries_release()["released"] == 4
+
+
+def test_cancelling_a_campaign_drops_its_held_messages(django_capture_on_commit_callbacks):
+    busy = CustomerFactory()
+    make_ticket(requester=busy)
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = _announce(segment=SegmentFactory(open_tickets="yes"))
+    campaign_cancel(campaign=campaign)
+    row = Delivery.objects.get(source=campaign.source)
+    assert (row.status, row.suppressed_reason) == ("suppressed", "campaign cancelled")
+
+
+def test_outage_notices_and_service_mail_are_never_held():
+    from customers.services import DeliveryDraft, deliver_many
+
+    customer = CustomerFactory()
+    drafts = [
+        DeliveryDraft(key=f"k{category}", category=category, subject="s", body="b", customer=customer,
+                      hold_reason="open ticket", hold_until=timezone.now() + dt.timedelta(days=1))
+        for category in ("outage", "service", "announcement")
+    ]  # fmt: skip
+    deliver_many(drafts=drafts)
+    assert dict(Delivery.objects.values_list("category", "status")) == {
+        "outage": "queued",
+        "service": "queued",
+        "announcement": "held",
+    }
 
 
 def test_a_segment_can_select_customers_with_or_without_open_tickets():
