@@ -65,9 +65,11 @@ def _forbidden(request: AuthedRequest, capability: str) -> HttpResponse:
 
 @agent_required
 def outreach_home_view(request: AuthedRequest) -> HttpResponse:
+    campaigns = selectors.campaign_list(size=20).items
+    summaries = selectors.campaign_summaries(campaigns=campaigns)
     context = {
         "incidents": selectors.incident_list(size=20).items,
-        "campaigns": selectors.campaign_list(size=20).items,
+        "campaigns": [(campaign, summaries[campaign.pk]) for campaign in campaigns],
         "templates": selectors.template_list()[:50],
         "segments": selectors.segment_list()[:50],
     }
@@ -257,13 +259,16 @@ def campaign_create_view(request: AuthedRequest) -> HttpResponse:
 
 def _campaign_page(request: AuthedRequest, campaign: Campaign, status: int = 200) -> HttpResponse:
     template = "outreach/campaign_detail.html"
-    if request.htmx and request.htmx.target == "campaign-progress":
-        template += "#progress"
+    if request.htmx and request.htmx.target in ("campaign-live", "campaign-progress"):
+        summary = selectors.campaign_summary(campaign=campaign)
+        return render(request, template + "#live", {"campaign": campaign, "summary": summary, "progress": summary})
     sample = selectors.segment_preview(segment=campaign.segment, sample_size=5)
     preview = template_preview(template=campaign.template, customer=sample["sample"][0]) if sample["sample"] else None
+    summary = selectors.campaign_summary(campaign=campaign)
     context = {
         "campaign": campaign,
-        "progress": selectors.campaign_progress(campaign=campaign),
+        "summary": summary,
+        "progress": summary,
         "audience": sample,
         "preview": preview,
     }

@@ -15,13 +15,12 @@ from customers.models import Customer, Delivery
 from customers.services import DeliveryDraft
 from customers.services.deliveries import queue_for
 from outreach.models import Campaign, Fanout, Segment, Template
-from outreach.selectors import segment_customers
+from outreach.selectors import campaign_summary, segment_customers
 from outreach.services.fanout import build_draft, fanout_start
 from outreach.services.rendering import CompiledMessage
 
 #: the beat runs ``campaigns_run`` every 20 s; a row due within this window is released by it
 RELEASE_WINDOW_SECONDS = 30
-OPEN = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED, Campaign.Status.SENDING)
 
 
 def local_send_time(*, customer: Customer, day: dt.date, hour: int, now: dt.datetime) -> dt.datetime:
@@ -155,9 +154,10 @@ def campaign_cancel(*, campaign: Campaign, actor: Any = None) -> int:
     """Stop the campaign: nothing more is planned and rows not sent yet are suppressed. Returns how many."""
     fanout = Fanout.objects.select_for_update().filter(kind=Fanout.Kind.CAMPAIGN, object_id=campaign.pk).first()
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    if campaign.status not in OPEN:
+    summary = campaign_summary(campaign=campaign)
+    if not summary["can_cancel"]:
         raise ApplicationError(
-            f"A {campaign.get_status_display().lower()} campaign cannot be cancelled.", {"status": campaign.status}
+            f"A {summary['state']} campaign cannot be cancelled: nothing is left to stop.", {"status": summary["state"]}
         )
     now = timezone.now()
     if fanout is not None and not fanout.done:
