@@ -114,6 +114,11 @@ class CampaignForm(forms.ModelForm):
         self.fields["template"].queryset = Template.objects.exclude(
             category__in=[Category.SERVICE, Category.OUTAGE]
         ).order_by("name")
+        self.fields["hold_days"].required = False  # blank: the default 14 days
+
+    def clean_hold_days(self) -> int:
+        value = self.cleaned_data.get("hold_days")
+        return Campaign._meta.get_field("hold_days").default if value is None else value
 
 
 class SurveyForm(forms.Form):
