@@ -139,3 +139,15 @@ def test_after_rating_the_help_center_shows_the_rating_instead_of_offering_it(cu
     response = customer_client.get(reverse("help-request-rate", args=[ticket.pk]))
     assert response.status_code == 302
     assert response["Location"] == reverse("help-request-detail", args=[ticket.pk])
+
+
+def test_managers_read_ratings_in_the_admin_and_cannot_edit_them(client):
+    from tests.factories import UserFactory
+
+    ticket = _solved()
+    ticket_rate(ticket=ticket, score="good")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    assert client.get("/admin/tickets/satisfactionrating/").status_code == 200
+    rating = SatisfactionRating.objects.get()
+    assert client.post(f"/admin/tickets/satisfactionrating/{rating.pk}/change/", {"score": "bad"}).status_code == 403
+    assert SatisfactionRating.objects.get().score == "good"
