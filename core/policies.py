@@ -13,8 +13,9 @@ Permissions are strings here, so core imports no app above it.
 capability             what it allows                                              Agent  Manager
 =====================  ==========================================================  =====  =======
 incident.declare       declare an outage, announce maintenance, post updates,      no*    yes
-                       resolve, mark started, solve linked tickets (each notifies
-                       every affected customer)
+                       resolve, mark started, solve linked tickets, link and
+                       answer the tickets opened before the declaration (each
+                       notifies every affected customer)
 campaign.draft         create a draft campaign from a template and a segment       yes    yes
 campaign.send          schedule, send and cancel a campaign                        no     yes
 template.edit          create and change outreach templates                        no     yes

@@ -253,6 +253,9 @@ class Delivery(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         SUPPRESSED = "suppressed", "Suppressed"
+        #: waiting for something outside the outbox (the customer's open ticket to be solved); released to
+        #: ``queued`` by its owner's beat job, or ``suppressed`` when ``next_attempt_at`` (the hold's end) passes
+        HELD = "held", "Held"
 
     idempotency_key = models.CharField(max_length=200)
     customer = models.ForeignKey(
@@ -275,7 +278,9 @@ class Delivery(models.Model):
     suppressed_reason = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    next_attempt_at = models.DateTimeField(default=django_timezone.now, help_text="Not sent before this time.")
+    next_attempt_at = models.DateTimeField(
+        default=django_timezone.now, help_text="Not sent before this time; for a held row, when the hold expires."
+    )
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -295,6 +300,8 @@ class Delivery(models.Model):
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="customers_delivery_stuck"),
             models.Index(fields=["claim_token"], condition=Q(status="sending"), name="customers_delivery_claim"),
             models.Index(fields=["source", "status"], name="customers_delivery_source"),
+            # the release job's scan of held rows (a small set: only announcements to customers with open tickets)
+            models.Index(fields=["next_attempt_at"], condition=Q(status="held"), name="customers_delivery_held"),
         ]
 
     def __str__(self) -> str:

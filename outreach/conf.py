@@ -14,6 +14,9 @@ DEFAULTS: dict[str, Any] = {
     "OUTREACH_MAINTENANCE_REMINDER_HOURS": 24,
     "OUTREACH_BANNER_CACHE_SECONDS": 15,
     "OUTREACH_SEGMENT_COUNT_CAP": 10_000,
+    #: how long an announcement or onboarding message waits for the customer's open tickets to be solved,
+    #: when its campaign does not say (``Campaign.hold_days``); then it is not sent
+    "OUTREACH_HOLD_DAYS": 14,
 }
 
 

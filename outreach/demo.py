@@ -8,8 +8,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from customers.models import Organization, Product
-from outreach.models import Campaign, Incident, IncidentUpdate, ReminderRule, Segment, Template
+from customers.models import Delivery, Organization, Product
+from outreach.models import Campaign, Fanout, Incident, IncidentUpdate, ReminderRule, Segment, Template
+from outreach.selectors import segment_customers
+from outreach.services.fanout import build_draft
+from outreach.services.rendering import CompiledMessage
 
 TEMPLATES = [
     ("Welcome aboard", "onboarding", "Welcome to Helpdesk, {{ customer.first_name }}",
@@ -62,7 +65,7 @@ def load(out: Any) -> None:
         )  # fmt: skip
         IncidentUpdate.objects.create(incident=maintenance, number=1, kind="scheduled", message=maintenance.message)
         maintenance.organizations.set(Organization.objects.filter(region="eu-west"))
-    Campaign.objects.get_or_create(
+    campaign, _ = Campaign.objects.get_or_create(
         name="Spring release news",
         defaults={
             "template": templates["Spring release"], "segment": enterprise, "status": "sent",
@@ -70,4 +73,54 @@ def load(out: Any) -> None:
             "throttle_per_minute": 500,
         },
     )  # fmt: skip
+    _sent_campaign_history(campaign)
     out.write(f"outreach: {Template.objects.count()} templates, {Incident.objects.count()} incidents")
+
+
+def _sent_campaign_history(campaign: Campaign) -> None:
+    """A sent campaign has what sending it leaves behind: its fan-out and one sent row per customer addressed.
+
+    Without them the page read "Sent" at "0 % · 0 sent". Written as history (nothing is sent); idempotent,
+    and it repairs a demo database loaded before.
+    """
+    if (
+        campaign.status != Campaign.Status.SENT
+        or Fanout.objects.filter(kind=Fanout.Kind.CAMPAIGN, object_id=campaign.pk).exists()
+    ):
+        return
+    sent_at = campaign.finished_at or campaign.started_at or timezone.now()
+    customers = list(segment_customers(segment=campaign.segment).select_related("organization").order_by("pk"))
+    message = CompiledMessage(subject=campaign.template.subject, body=campaign.template.body)
+    rows = []
+    for customer in customers:
+        draft = build_draft(
+            customer=customer,
+            message=message,
+            category=campaign.template.category,
+            key=f"campaign:{campaign.pk}:customer:{customer.pk}",
+            source=campaign.source,
+        )
+        rows.append(
+            Delivery(
+                idempotency_key=draft.key,
+                customer=customer,
+                recipient=customer.email,
+                category=draft.category,
+                subject=draft.subject,
+                body=draft.body,
+                html_body=draft.html_body,
+                headers=draft.headers,
+                source=draft.source,
+                status=Delivery.Status.SENT,
+                attempts=1,
+                sent_at=sent_at,
+                next_attempt_at=sent_at,
+                created_at=sent_at,
+            )
+        )
+    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    last = customers[-1].pk if customers else 0
+    Fanout.objects.create(
+        kind=Fanout.Kind.CAMPAIGN, object_id=campaign.pk, cursor=last, planned=len(customers), done=True,
+        started_at=sent_at, updated_at=sent_at, finished_at=sent_at,
+    )  # fmt: skip

@@ -5,6 +5,7 @@ from django import forms
 from core.forms import IdModelMultipleChoiceField
 from customers.models import Category, Customer, Organization, Product, Tag
 from outreach.models import Campaign, Incident, Segment, Template
+from tickets.models import SatisfactionRating
 
 
 class CommaListField(forms.CharField):
@@ -123,7 +124,9 @@ class SolveLinkedForm(forms.Form):
 class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
-        fields = ["name", "template", "segment", "schedule", "send_at", "local_hour", "throttle_per_minute"]
+        fields = [
+            "name", "template", "segment", "schedule", "send_at", "local_hour", "throttle_per_minute", "hold_days",
+        ]  # fmt: skip
         widgets = {"send_at": forms.DateTimeInput(attrs={"type": "datetime-local"})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -131,6 +134,11 @@ class CampaignForm(forms.ModelForm):
         self.fields["template"].queryset = Template.objects.exclude(
             category__in=[Category.SERVICE, Category.OUTAGE]
         ).order_by("name")
+        self.fields["hold_days"].required = False  # blank: the default 14 days
+
+    def clean_hold_days(self) -> int:
+        value = self.cleaned_data.get("hold_days")
+        return Campaign._meta.get_field("hold_days").default if value is None else value
 
 
 class SurveyForm(forms.Form):
@@ -138,4 +146,7 @@ class SurveyForm(forms.Form):
         choices=[("good", "Good, I'm satisfied"), ("bad", "Bad, I'm not satisfied")], widget=forms.RadioSelect
     )
     still_broken = forms.BooleanField(required=False, label="My problem is still not fixed")
+    reason = forms.ChoiceField(
+        choices=SatisfactionRating.Reason.choices, required=False, label="If it was bad, what was wrong?"
+    )
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=5000)

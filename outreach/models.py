@@ -4,6 +4,7 @@ Every message still goes out as a ``customers.Delivery`` row; these models say
 what to send to whom and keep the progress of planning it.
 """
 
+import datetime as dt
 import re
 
 from django.conf import settings
@@ -214,6 +215,12 @@ class Campaign(models.Model):
     send_at = models.DateTimeField(null=True, blank=True, help_text="For 'at a time'; for 'local hour', the day.")
     local_hour = models.PositiveSmallIntegerField(null=True, blank=True, help_text="0-23, in each customer's zone.")
     throttle_per_minute = models.PositiveIntegerField(default=1000, help_text="Messages released per minute.")
+    hold_days = models.PositiveSmallIntegerField(
+        default=14,
+        validators=[MaxValueValidator(90)],
+        help_text="A customer with an open ticket gets the message once their tickets are solved, "
+        "within this many days of the start; after that it is not sent.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -237,6 +244,12 @@ class Campaign(models.Model):
     @property
     def source(self) -> str:
         return f"campaign:{self.pk}"
+
+    @property
+    def hold_ends_at(self) -> "dt.datetime | None":
+        """Until when a message held for an open ticket may still go (the campaign's validity)."""
+        start = self.started_at or self.send_at
+        return start + dt.timedelta(days=self.hold_days) if start else None
 
 
 class ReminderRule(models.Model):

@@ -1,5 +1,6 @@
 """Reads of the outreach app: audiences, lists and the figures the pages show."""
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -21,7 +22,7 @@ from outreach.models import (
     Segment,
     Template,
 )
-from outreach.tickets_bridge import open_ticket_requesters
+from outreach.tickets_bridge import OPEN_STATUSES, open_ticket_requesters, ticket_model
 
 # --- audiences ---------------------------------------------------------------------------
 
@@ -143,15 +144,80 @@ def _fanout_planned(kind: str, object_ids: list[int]) -> tuple[int, bool]:
 
 
 def progress(*, counts: dict[str, int], planned: int, planning_done: bool) -> dict[str, Any]:
+    """Counts and the bar's percent. Held rows wait for a ticket to be solved: they are shown, not waited for."""
+    counts = {**dict.fromkeys(Delivery.Status.values, 0), **counts}
     finished = counts["sent"] + counts["failed"] + counts["suppressed"]
     total = max(planned, sum(counts.values()))
-    percent = 100 if total == 0 and planning_done else (int(finished * 100 / total) if total else 0)
+    sendable = total - counts["held"]
+    percent = (100 if planning_done else 0) if sendable <= 0 else int(finished * 100 / sendable)
     return {**counts, "planned": planned, "planning_done": planning_done, "total": total, "percent": percent}
 
 
-def campaign_progress(*, campaign: Campaign) -> dict[str, Any]:
-    planned, done = _fanout_planned(Fanout.Kind.CAMPAIGN, [campaign.pk])
-    return progress(counts=delivery_counts(source=campaign.source), planned=planned, planning_done=done)
+#: what the page and the API call each derived state
+CAMPAIGN_STATE_LABELS = {
+    Campaign.Status.DRAFT: "Draft",
+    Campaign.Status.SCHEDULED: "Scheduled",
+    Campaign.Status.SENDING: "Sending",
+    Campaign.Status.SENT: "Sent",
+    Campaign.Status.CANCELLED: "Cancelled",
+}
+
+
+def campaign_summaries(*, campaigns: list[Campaign]) -> dict[int, dict[str, Any]]:
+    """The one source of truth for what a campaign is doing, for many campaigns in two grouped queries.
+
+    The state is derived from the rows, not from the stored status (which the beat moves to ``sent`` up
+    to 20 s after the last row went): a campaign is sending while it is being planned or a row is queued
+    or in flight; after that it is sent (held rows wait for tickets and are counted apart). The audience
+    is the number planned once planning started (what was really addressed), the segment's live count
+    before. Cancel is offered while something can still be stopped (a row not sent yet, held ones included).
+    """
+    if not campaigns:
+        return {}
+    sources = {c.source: c.pk for c in campaigns}
+    counts: dict[int, dict[str, int]] = {c.pk: dict.fromkeys(Delivery.Status.values, 0) for c in campaigns}
+    rows = (
+        Delivery.objects.filter(source__in=list(sources))
+        .values("source", "status")
+        .annotate(n=Count("id"))
+        .values_list("source", "status", "n")
+    )
+    for source, status, n in rows:
+        counts[sources[source]][status] = n
+    fanouts = {
+        f.object_id: f
+        for f in Fanout.objects.filter(kind=Fanout.Kind.CAMPAIGN, object_id__in=[c.pk for c in campaigns])
+    }
+    summaries = {}
+    for campaign in campaigns:
+        fanout = fanouts.get(campaign.pk)
+        planned = fanout.planned if fanout else 0
+        planning_done = bool(fanout and fanout.done)
+        bar = progress(counts=counts[campaign.pk], planned=planned, planning_done=planning_done)
+        in_flight = bar["queued"] + bar["sending"]
+        state = campaign.status
+        if state in (Campaign.Status.SENDING, Campaign.Status.SENT):
+            state = Campaign.Status.SENDING if (fanout and not fanout.done) or in_flight else Campaign.Status.SENT
+        label = CAMPAIGN_STATE_LABELS[Campaign.Status(state)]
+        if state == Campaign.Status.SENT and bar["held"]:
+            label += f" · {bar['held']} held until their tickets are solved"
+        summaries[campaign.pk] = {
+            **bar,
+            "state": state,
+            "state_label": label,
+            "audience": planned if fanout else None,
+            "audience_final": planning_done,
+            # held rows can still be stopped after everything else went
+            "can_cancel": state in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED, Campaign.Status.SENDING)
+            or (state == Campaign.Status.SENT and bar["held"] > 0),
+            "polling": state == Campaign.Status.SENDING,
+        }
+    return summaries
+
+
+def campaign_summary(*, campaign: Campaign) -> dict[str, Any]:
+    """``campaign_summaries`` of one campaign: what the page, its progress partial and the API show."""
+    return campaign_summaries(campaigns=[campaign])[campaign.pk]
 
 
 def incident_list(*, cursor: str | None = None, size: int = 50, status: str = "") -> Page:
@@ -206,6 +272,28 @@ def incident_linked_tickets(*, incident: Incident, limit: int = 100) -> list[Any
         .select_related("ticket", "ticket__requester")
         .order_by("-id")[:limit]
     )
+
+
+#: "link earlier tickets" looks this far before the declaration: the reports of the hours before it was noticed
+EARLIER_WINDOW = dt.timedelta(hours=24)
+
+
+def incident_earlier_tickets(*, incident: Incident) -> QuerySet[Any]:
+    """Open tickets affected customers opened in the ``EARLIER_WINDOW`` before the incident, not linked yet."""
+    Ticket = ticket_model()
+    if Ticket is None:
+        return IncidentTicket.objects.none()
+    return Ticket.objects.filter(
+        created_at__lt=incident.started_at,
+        created_at__gte=incident.started_at - EARLIER_WINDOW,
+        status__in=OPEN_STATUSES,
+        requester_id__in=incident_customers(incident=incident).values("pk"),
+    ).exclude(incident_links__incident=incident)
+
+
+def incident_earlier_ticket_count(*, incident: Incident, cap: int = 500) -> tuple[int, bool]:
+    """How many earlier tickets the page offers to link: at most ``cap + 1`` rows are counted."""
+    return capped_count(incident_earlier_tickets(incident=incident), cap=cap)
 
 
 def incidents_active() -> list[Incident]:

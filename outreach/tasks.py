@@ -43,3 +43,10 @@ def link_incident_tickets() -> int:
     from outreach.services import incidents_link_new_tickets  # noqa: PLC0415
 
     return incidents_link_new_tickets()
+
+
+@shared_task(name="outreach.release_held_deliveries", acks_late=True, reject_on_worker_lost=True)
+def release_held_deliveries() -> dict[str, int]:
+    from outreach.services import held_deliveries_release  # noqa: PLC0415
+
+    return held_deliveries_release()

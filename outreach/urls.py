@@ -26,6 +26,11 @@ agent_urlpatterns = [
     ),
     path("outreach/incidents/<int:incident_id>/link/", views.incident_link_view, name="agent-outreach-incident-link"),
     path(
+        "outreach/incidents/<int:incident_id>/link-earlier/",
+        views.incident_link_earlier_view,
+        name="agent-outreach-incident-link-earlier",
+    ),
+    path(
         "outreach/incidents/<int:incident_id>/solve-linked/",
         views.incident_solve_linked_view,
         name="agent-outreach-incident-solve-linked",

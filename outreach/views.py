@@ -65,9 +65,11 @@ def _forbidden(request: AuthedRequest, capability: str) -> HttpResponse:
 
 @agent_required
 def outreach_home_view(request: AuthedRequest) -> HttpResponse:
+    campaigns = selectors.campaign_list(size=20).items
+    summaries = selectors.campaign_summaries(campaigns=campaigns)
     context = {
         "incidents": selectors.incident_list(size=20).items,
-        "campaigns": selectors.campaign_list(size=20).items,
+        "campaigns": [(campaign, summaries[campaign.pk]) for campaign in campaigns],
         "templates": selectors.template_list()[:50],
         "segments": selectors.segment_list()[:50],
     }
@@ -105,15 +107,27 @@ def maintenance_schedule_view(request: AuthedRequest) -> HttpResponse:
     return render(request, "outreach/incident_form.html", {"form": form, "title": "Schedule maintenance"})
 
 
+#: how often the incident page's figures refresh: fast while notices go out, slowly while tickets may arrive
+LIVE_POLL_SENDING_SECONDS = 2
+LIVE_POLL_OPEN_SECONDS = 30
+
+
+def _incident_live(incident: Incident) -> dict[str, Any]:
+    progress = selectors.incident_progress(incident=incident)
+    sending = not progress["planning_done"] or progress["queued"] or progress["sending"]
+    poll = LIVE_POLL_SENDING_SECONDS if sending else LIVE_POLL_OPEN_SECONDS if incident.is_open else 0
+    return {"progress": progress, "figures": selectors.incident_figures(incident=incident), "live_poll": poll}
+
+
 def _incident_page(request: AuthedRequest, incident: Incident, **forms: Any) -> HttpResponse:
     template = "outreach/incident_detail.html"
-    if request.htmx and request.htmx.target == "incident-progress":
-        template += "#progress"
+    if request.htmx and request.htmx.target in ("incident-live", "incident-progress"):
+        return render(request, template + "#live", {"incident": incident, **_incident_live(incident)})
     context = {
         "incident": incident,
         "updates": selectors.incident_updates(incident=incident),
-        "progress": selectors.incident_progress(incident=incident),
-        "figures": selectors.incident_figures(incident=incident),
+        **_incident_live(incident),
+        "earlier": selectors.incident_earlier_ticket_count(incident=incident) if incident.is_open else (0, False),
         "linked": selectors.incident_linked_tickets(incident=incident),
         "update_form": forms.get("update_form") or IncidentUpdateForm(),
         "resolve_form": forms.get("resolve_form") or IncidentResolveForm(),
@@ -193,6 +207,22 @@ def incident_link_view(request: AuthedRequest, incident_id: int) -> HttpResponse
 
 @require_POST
 @capability_required("incident.declare")
+def incident_link_earlier_view(request: AuthedRequest, incident_id: int) -> HttpResponse:
+    """Link (and answer) the open tickets affected customers opened before the declaration, in one click."""
+    from outreach.services import incident_link_earlier_tickets  # noqa: PLC0415
+
+    incident = selectors.incident_get(incident_id=incident_id)
+    try:
+        linked = incident_link_earlier_tickets(incident=incident, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{linked} earlier ticket{'s' if linked != 1 else ''} linked and answered.")
+    return redirect(incident)
+
+
+@require_POST
+@capability_required("incident.declare")
 def incident_solve_linked_view(request: AuthedRequest, incident_id: int) -> HttpResponse:
     from outreach.services import incident_solve_linked_tickets  # noqa: PLC0415
 
@@ -229,13 +259,16 @@ def campaign_create_view(request: AuthedRequest) -> HttpResponse:
 
 def _campaign_page(request: AuthedRequest, campaign: Campaign, status: int = 200) -> HttpResponse:
     template = "outreach/campaign_detail.html"
-    if request.htmx and request.htmx.target == "campaign-progress":
-        template += "#progress"
+    if request.htmx and request.htmx.target in ("campaign-live", "campaign-progress"):
+        summary = selectors.campaign_summary(campaign=campaign)
+        return render(request, template + "#live", {"campaign": campaign, "summary": summary, "progress": summary})
     sample = selectors.segment_preview(segment=campaign.segment, sample_size=5)
     preview = template_preview(template=campaign.template, customer=sample["sample"][0]) if sample["sample"] else None
+    summary = selectors.campaign_summary(campaign=campaign)
     context = {
         "campaign": campaign,
-        "progress": selectors.campaign_progress(campaign=campaign),
+        "summary": summary,
+        "progress": summary,
         "audience": sample,
         "preview": preview,
     }
@@ -351,14 +384,21 @@ def survey_view(request: HttpRequest, token: str) -> HttpResponse:
     follow_up = survey_read(token)
     if follow_up is None:
         return render(request, "outreach/survey.html", {"invalid": True}, status=404)
+    if follow_up.answered_at is not None:
+        # offered once: a second visit or submit is told so, and nothing changes
+        status = 400 if request.method == "POST" else 200
+        return render(request, "outreach/survey.html", {"answered": True, "follow_up": follow_up}, status=status)
     initial = {"rating": request.GET.get("rating")} if request.GET.get("rating") in ("good", "bad") else {}
     form = SurveyForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             survey_answer(follow_up=follow_up, **form.cleaned_data)
         except ApplicationError as exc:
+            if exc.extra.get("already_rated"):
+                return render(request, "outreach/survey.html", {"answered": True, "follow_up": follow_up}, status=400)
             _fail(form, exc)
         else:
+            follow_up.refresh_from_db()
             return render(request, "outreach/survey.html", {"done": True, "follow_up": follow_up})
     status = 400 if request.method == "POST" else 200
     return render(request, "outreach/survey.html", {"form": form, "follow_up": follow_up}, status=status)
@@ -383,6 +423,6 @@ def request_rating_view(request: HttpRequest, ticket_id: int | None = None, toke
     try:
         follow_up = followup_open(ticket=ticket)
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        (messages.info if exc.extra.get("already_rated") else messages.error)(request, exc.message)
         return redirect(reverse("help-request-link", args=[token]) if token else ticket.get_absolute_help_url())
     return redirect("help-survey", token=survey_token(follow_up.pk))

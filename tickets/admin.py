@@ -22,6 +22,7 @@ from tickets.models import (
     Message,
     Queue,
     QueueMembership,
+    SatisfactionRating,
     SavedView,
     SLAEvent,
     SLAPolicy,
@@ -194,6 +195,18 @@ class SLAEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "target"]
     search_fields = ["=ticket__number"]
     list_select_related = ["ticket"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(SatisfactionRating)
+class SatisfactionRatingAdmin(ReadOnlyAdmin):
+    """Written only by ``ticket_rate`` (the requester's survey answer)."""
+
+    list_display = ["ticket", "score", "reason", "customer", "assignee", "created_at"]
+    list_filter = ["score", "reason"]
+    search_fields = ["=ticket__number", "customer__email"]
+    list_select_related = ["ticket", "customer", "assignee"]
     date_hierarchy = "created_at"
     show_full_result_count = False
 

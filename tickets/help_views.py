@@ -24,6 +24,7 @@ from tickets.selectors import (
     request_attachment,
     request_from_link,
     ticket_get_for,
+    ticket_rating,
     ticket_thread,
 )
 from tickets.services.requests import request_link, request_links_send, request_submit, ticket_customer_solve
@@ -142,6 +143,7 @@ def _page(
         "token": token,
         "hide_customer_names": unconfirmed,
         "form": form or CustomerReplyForm(),
+        "rating": ticket_rating(ticket=ticket),
     }
     return render(request, "tickets/help_request_detail.html", context, status=status)
 

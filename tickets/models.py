@@ -553,6 +553,7 @@ class TicketEvent(models.Model):
         SLA_BREACH = "sla_breach", "SLA breach"
         AUTO_CLOSED = "auto_closed", "Closed automatically"
         FOLLOW_UP = "follow_up", "Follow-up created"
+        RATED = "rated", "Satisfaction rated"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -573,6 +574,46 @@ class TicketEvent(models.Model):
         if self.field:
             return f"{self.field}: {self.old_value!r} → {self.new_value!r}"
         return self.get_kind_display()
+
+
+class SatisfactionRating(models.Model):
+    """The requester's satisfaction rating of a solved ticket: one per ticket, offered once (``ticket_rate``).
+
+    Good or bad, as Zendesk asks it; a bad one may say why. Reports read CSAT (good / all) per period
+    from ``created_at`` (``tickets.selectors.csat_for_period``).
+    """
+
+    class Score(models.TextChoices):
+        GOOD = "good", "Good"
+        BAD = "bad", "Bad"
+
+    class Reason(models.TextChoices):
+        NONE = "", "No reason given"
+        NOT_RESOLVED = "not_resolved", "The issue is not resolved"
+        TOO_LONG = "too_long", "The issue took too long to resolve"
+        KNOWLEDGE = "knowledge", "The answer did not know enough"
+        ATTITUDE = "attitude", "The tone of the answer"
+        OTHER = "other", "Some other reason"
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="satisfaction_rating")
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="satisfaction_ratings"
+    )
+    score = models.CharField(max_length=4, choices=Score.choices)
+    reason = models.CharField(max_length=16, choices=Reason.choices, blank=True, default="")
+    comment = models.TextField(blank=True)
+    #: the ticket's assignee when it was rated (CSAT per agent without following later reassignments)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_at", "score"], name="tickets_rating_period")]
+
+    def __str__(self) -> str:
+        return f"{self.get_score_display()} for ticket {self.ticket_id}"
 
 
 class SLAEvent(models.Model):

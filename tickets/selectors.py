@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import DateTimeField, Prefetch, Q, QuerySet, Value
+from django.db.models import Count, DateTimeField, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -39,6 +39,7 @@ from tickets.models import (
     Message,
     Queue,
     QueueMembership,
+    SatisfactionRating,
     SavedView,
     Ticket,
     TicketEvent,
@@ -515,3 +516,33 @@ def team_member_get(*, user_id: int) -> User:
     if user is None:
         raise Http404("No such team member.")
     return user
+
+
+def ticket_rating(*, ticket: Ticket) -> SatisfactionRating | None:
+    """The ticket's satisfaction rating, for the agent's ticket page and the requester's request page."""
+    return SatisfactionRating.objects.filter(ticket=ticket).first()
+
+
+def csat_for_period(
+    *, start: dt.datetime, end: dt.datetime, queue_id: int | None = None, assignee_id: int | None = None
+) -> dict[str, Any]:
+    """CSAT of the ratings given in ``[start, end)``: good / (good + bad), as Zendesk counts it.
+
+    One grouped query over the ``(created_at, score)`` index; ``score`` is None without ratings.
+    """
+    qs = SatisfactionRating.objects.filter(created_at__gte=start, created_at__lt=end)
+    if queue_id is not None:
+        qs = qs.filter(ticket__queue_id=queue_id)
+    if assignee_id is not None:
+        qs = qs.filter(assignee_id=assignee_id)
+    counts = dict(qs.order_by().values("score").annotate(n=Count("id")).values_list("score", "n"))
+    good, bad = counts.get(SatisfactionRating.Score.GOOD, 0), counts.get(SatisfactionRating.Score.BAD, 0)
+    total = good + bad
+    return {
+        "good": good,
+        "bad": bad,
+        "total": total,
+        "score": round(good * 100 / total, 1) if total else None,
+        "start": start,
+        "end": end,
+    }

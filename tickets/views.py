@@ -49,6 +49,7 @@ from tickets.selectors import (
     ticket_get_for,
     ticket_list,
     ticket_other_viewers,
+    ticket_rating,
     ticket_recent_product_events,
     ticket_requester_other_tickets,
     ticket_search_elsewhere,
@@ -297,6 +298,7 @@ def _detail_context(request: AuthedRequest, ticket: Any, **extra: Any) -> dict[s
         **_property_choices(request),
         "merge_form": MergeForm(initial={"expected_version": ticket.version}),
         "panels": ticket_panels(ticket=ticket, viewer=viewer),
+        "rating": ticket_rating(ticket=ticket),
     }
     context.update(extra)
     return context

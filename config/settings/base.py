@@ -201,6 +201,8 @@ SPECTACULAR_SETTINGS = {
         "IncidentKindEnum": "outreach.models.Incident.Kind",
         "IncidentUpdateKindEnum": "outreach.models.IncidentUpdate.Kind",
         "CampaignStatusEnum": "outreach.models.Campaign.Status",
+        # two serializers have a "state" (a run's, a campaign's): each enum named, so neither is a collision
+        "PlaybookRunStateEnum": "playbooks.models.RunState",
         "ArticleStatusEnum": "knowledge.models.Article.Status",
     },
 }

@@ -3,6 +3,7 @@ import zoneinfo
 from rest_framework import serializers
 
 from customers.models import Customer, CustomerEvent, Delivery, Organization
+from customers.services.events import NO_CUSTOMER_GIVEN
 
 
 class OrganizationOutputSerializer(serializers.ModelSerializer):
@@ -49,25 +50,34 @@ class EventInputSerializer(serializers.Serializer):
     customer_external_id = serializers.CharField(required=False, max_length=128)
 
     def validate(self, attrs: dict) -> dict:
-        lookups = {
-            "pk": attrs.get("customer_id"),
-            "email": (attrs.get("customer_email") or "").lower() or None,
-            "external_id": attrs.get("customer_external_id"),
-        }
-        lookups = {k: v for k, v in lookups.items() if v}
-        if len(lookups) != 1:
-            raise serializers.ValidationError(
-                {"customer": "Give exactly one of customer_id, customer_email, customer_external_id."}
-            )
-        customer = Customer.objects.filter(**lookups).first()
-        if customer is None:
-            raise serializers.ValidationError({"customer": "No such customer."})
-        attrs["customer"] = customer
+        given = [k for k in ("customer_id", "customer_email", "customer_external_id") if attrs.get(k) not in (None, "")]
+        if len(given) != 1:
+            raise serializers.ValidationError({"customer": NO_CUSTOMER_GIVEN})
+        # the customer is resolved for the whole batch by customer_events_ingest (one query), not here per row
         return attrs
 
 
 class EventBatchInputSerializer(serializers.Serializer):
-    events = EventInputSerializer(many=True, allow_empty=False, max_length=1000)
+    """The envelope only: each row is checked on its own (``EventInputSerializer``), so one bad row
+    is reported in the results instead of refusing the batch."""
+
+    events = serializers.ListField(child=serializers.JSONField(), allow_empty=False, max_length=1000)
+
+
+class EventRowResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The row's position in ``events``.")
+    event_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["accepted", "duplicate", "unknown_customer", "invalid"])
+    errors = serializers.DictField(help_text="Per-field messages for unknown_customer, invalid, duplicate.")
+
+
+class EventIngestResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField(help_text="Stored before, or repeated within the batch.")
+    unknown_customer = serializers.IntegerField()
+    invalid = serializers.IntegerField()
+    created = serializers.IntegerField(help_text="The same as ``accepted`` (kept for older clients).")
+    results = EventRowResultSerializer(many=True)
 
 
 class EventOutputSerializer(serializers.ModelSerializer):

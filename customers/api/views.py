@@ -1,3 +1,5 @@
+from typing import Any
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -8,6 +10,8 @@ from customers.api.serializers import (
     CustomerInputSerializer,
     CustomerOutputSerializer,
     EventBatchInputSerializer,
+    EventIngestResultSerializer,
+    EventInputSerializer,
     OrganizationOutputSerializer,
 )
 from customers.selectors import customer_get_for, customer_list, organization_list
@@ -58,14 +62,40 @@ class OrganizationListApi(APIView):
 
 class EventIngestApi(APIView):
     @extend_schema(
-        request=EventBatchInputSerializer,
-        responses=inline_serializer(
-            "EventIngestResult", {"created": serializers.IntegerField(), "duplicates": serializers.IntegerField()}
-        ),
+        request=inline_serializer("EventBatch", {"events": EventInputSerializer(many=True)}),
+        responses={200: EventIngestResultSerializer, 207: EventIngestResultSerializer},
     )
     def post(self, request: Request) -> Response:
-        """Post product-usage events; re-posting an ``event_id`` is harmless (counted as a duplicate)."""
-        serializer = EventBatchInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        created, duplicates = customer_events_ingest(events=serializer.validated_data["events"])
-        return Response({"created": created, "duplicates": duplicates}, status=status.HTTP_202_ACCEPTED)
+        """Post up to 1,000 product-usage events; each row gets its own result.
+
+        ``accepted`` (stored now), ``duplicate`` (its ``event_id`` was stored before or repeats an earlier row
+        of the batch: re-posting is harmless), ``unknown_customer`` or ``invalid`` (with per-field
+        ``errors``). 200 when every row is stored (accepted or duplicate), 207 when some are not; a body
+        that is not a list of 1 to 1,000 events is a 400.
+        """
+        batch = EventBatchInputSerializer(data=request.data)
+        batch.is_valid(raise_exception=True)
+        rows: list[dict[str, Any]] = []
+        # one serializer for every row: a new one per row deep-copies its fields each time (1.5 ms a row)
+        row_serializer = EventInputSerializer()
+        for index, raw in enumerate(batch.validated_data["events"]):
+            try:
+                rows.append({**row_serializer.run_validation(raw), "index": index})
+            except serializers.ValidationError as exc:
+                event_id = raw.get("event_id") if isinstance(raw, dict) else None
+                errors = serializers.as_serializer_error(exc)
+                rows.append({"index": index, "event_id": str(event_id or "")[:128], "errors": errors})
+        result = customer_events_ingest(events=rows)
+        counts = result.counts
+        body = {
+            "accepted": counts["accepted"],
+            "duplicates": counts["duplicate"],
+            "unknown_customer": counts["unknown_customer"],
+            "invalid": counts["invalid"],
+            "created": counts["accepted"],
+            "results": [
+                {"index": r.index, "event_id": r.event_id, "status": r.status, "errors": r.errors}
+                for r in result.results
+            ],
+        }
+        return Response(body, status=status.HTTP_200_OK if result.all_stored else status.HTTP_207_MULTI_STATUS)

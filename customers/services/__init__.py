@@ -2,7 +2,6 @@
 
 from customers.services.customers import (
     contact_preference_update,
-    customer_events_ingest,
     customer_get_or_create,
     customer_link_user,
     customer_sign_up,
@@ -19,10 +18,14 @@ from customers.services.deliveries import (
     deliveries_send,
     deliveries_sweep,
 )
+from customers.services.events import EventIngestResult, EventResult, customer_events_ingest
+from customers.services.holds import deliveries_expire_held, deliveries_release
 from customers.services.rollup import events_prune, events_rollup
 
 __all__ = [
     "DeliveryDraft",
+    "EventIngestResult",
+    "EventResult",
     "contact_preference_update",
     "customer_events_ingest",
     "customer_get_or_create",
@@ -31,6 +34,8 @@ __all__ = [
     "customer_touch",
     "deliver",
     "deliver_many",
+    "deliveries_expire_held",
+    "deliveries_release",
     "deliveries_retry",
     "deliveries_send",
     "deliveries_sweep",

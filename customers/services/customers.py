@@ -1,5 +1,4 @@
 import datetime as dt
-from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +12,7 @@ from core.exceptions import ApplicationError
 from core.models import User
 from core.roles import is_agent
 from core.tokens import TokenInvalid, token_make, token_max_age, token_read
-from customers.models import Category, ContactPreference, Customer, CustomerEvent, OrganizationDomain
+from customers.models import Category, ContactPreference, Customer, OrganizationDomain
 from customers.services.deliveries import deliver
 
 
@@ -97,41 +96,6 @@ def customer_touch(*, customer_id: int, at: dt.datetime | None = None) -> None:
     Customer.objects.filter(pk=customer_id).filter(Q(last_seen_at__lt=at) | Q(last_seen_at__isnull=True)).update(
         last_seen_at=at
     )
-
-
-def customer_events_ingest(*, events: Iterable[dict[str, Any]]) -> tuple[int, int]:
-    """Store product-usage events idempotently by ``event_id``. Returns (created, duplicates).
-
-    Each event is ``{"event_id", "customer" (Customer), "kind", "occurred_at", "properties"}``.
-    One ``INSERT ... ON CONFLICT DO NOTHING`` per batch; a re-sent event is counted as a duplicate.
-    """
-    rows = [
-        CustomerEvent(
-            event_id=event["event_id"],
-            customer=event["customer"],
-            kind=event["kind"],
-            occurred_at=event["occurred_at"],
-            properties=event.get("properties") or {},
-        )
-        for event in events
-    ]
-    if not rows:
-        return 0, 0
-    ids = [row.event_id for row in rows]
-    if len(set(ids)) != len(ids):
-        raise ApplicationError("The batch repeats an event_id.", {"event_id": "must be unique within a batch"})
-    with transaction.atomic():
-        before = CustomerEvent.objects.filter(event_id__in=ids).count()
-        CustomerEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-        after = CustomerEvent.objects.filter(event_id__in=ids).count()
-        latest: dict[int, dt.datetime] = {}
-        for row in rows:
-            if row.kind == "login":
-                latest[row.customer.pk] = max(latest.get(row.customer.pk, row.occurred_at), row.occurred_at)
-        for customer_id, at in latest.items():
-            customer_touch(customer_id=customer_id, at=at)
-    created = after - before
-    return created, len(rows) - created
 
 
 @transaction.atomic

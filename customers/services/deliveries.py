@@ -61,6 +61,10 @@ class DeliveryDraft:
     #: plan the row as ``suppressed`` with this reason (a caller's rule: frequency cap, open ticket, ...);
     #: ignored for essential categories, and an opt-out's reason wins
     suppress_reason: str = ""
+    #: plan the row as ``held`` with this reason until ``hold_until`` (the caller releases it, see
+    #: ``customers.services.holds``); ignored for essential categories, and an opt-out or a suppression wins
+    hold_reason: str = ""
+    hold_until: dt.datetime | None = None
 
 
 def quiet_hours_end(preference: ContactPreference | None, zone: Any, now: dt.datetime) -> dt.datetime | None:
@@ -101,6 +105,10 @@ def _row(draft: DeliveryDraft, preference: ContactPreference | None, now: dt.dat
     if draft.suppress_reason and status == Delivery.Status.QUEUED and draft.category not in ESSENTIAL_CATEGORIES:
         status, reason = Delivery.Status.SUPPRESSED, draft.suppress_reason[:200]
     next_attempt_at = max(filter(None, [now, draft.send_after, hold_until]))
+    if draft.hold_reason and status == Delivery.Status.QUEUED and draft.category not in ESSENTIAL_CATEGORIES:
+        # a held row's next_attempt_at is the hold's end (the release job sets it to now when it lets go)
+        status, reason = Delivery.Status.HELD, draft.hold_reason[:200]
+        next_attempt_at = draft.hold_until or now
     recipient = draft.recipient or (customer.email if customer is not None else "")
     if not recipient and draft.channel == Delivery.Channel.EMAIL:
         raise ValueError("an e-mail delivery needs a recipient or a customer")

@@ -12,6 +12,7 @@ from outreach import selectors
 from outreach.api.serializers import (
     CampaignInputSerializer,
     CampaignOutputSerializer,
+    CampaignSummaryOutputSerializer,
     IncidentDeclareInputSerializer,
     IncidentMessageInputSerializer,
     IncidentOutputSerializer,
@@ -122,9 +123,9 @@ class CampaignListApi(APIView):
             status=parse_choice(request.query_params, "status", choices=Campaign.Status.values),
             cursor=request.query_params.get("cursor"),
         )
-        return Response(
-            {"results": CampaignOutputSerializer(page.items, many=True).data, "next_cursor": page.next_cursor}
-        )
+        summaries = selectors.campaign_summaries(campaigns=list(page.items))
+        data = CampaignOutputSerializer(page.items, many=True, context={"summaries": summaries}).data
+        return Response({"results": data, "next_cursor": page.next_cursor})
 
     @extend_schema(
         request=CampaignInputSerializer, responses={201: CampaignOutputSerializer}, operation_id="campaigns_create"
@@ -173,10 +174,10 @@ class CampaignCancelApi(APIView):
 
 
 class CampaignProgressApi(APIView):
-    @extend_schema(responses=ProgressOutputSerializer)
+    @extend_schema(responses=CampaignSummaryOutputSerializer)
     def get(self, request: Request, campaign_id: int) -> Response:
         campaign = selectors.campaign_get(campaign_id=campaign_id)
-        return Response(ProgressOutputSerializer(selectors.campaign_progress(campaign=campaign)).data)
+        return Response(CampaignSummaryOutputSerializer(selectors.campaign_summary(campaign=campaign)).data)
 
 
 class DeliveryListApi(APIView):

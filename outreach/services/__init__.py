@@ -3,6 +3,7 @@
 from outreach.services.campaigns import campaign_cancel, campaign_create, campaign_schedule, campaigns_run
 from outreach.services.fanout import fanout_plan_slice, fanout_start, fanouts_resume
 from outreach.services.followups import followups_run, survey_answer
+from outreach.services.holds import held_deliveries_release
 from outreach.services.incidents import (
     incident_declare,
     incident_resolve,
@@ -14,6 +15,7 @@ from outreach.services.incidents import (
 from outreach.services.reminders import reminder_rule_run, reminders_run
 from outreach.services.templates import segment_save, template_preview, template_save
 from outreach.services.ticket_links import (
+    incident_link_earlier_tickets,
     incident_link_ticket,
     incident_solve_linked_tickets,
     incidents_link_new_tickets,
@@ -29,7 +31,9 @@ __all__ = [
     "fanout_start",
     "fanouts_resume",
     "followups_run",
+    "held_deliveries_release",
     "incident_declare",
+    "incident_link_earlier_tickets",
     "incident_link_ticket",
     "incident_resolve",
     "incident_solve_linked_tickets",

@@ -15,13 +15,12 @@ from customers.models import Customer, Delivery
 from customers.services import DeliveryDraft
 from customers.services.deliveries import queue_for
 from outreach.models import Campaign, Fanout, Segment, Template
-from outreach.selectors import segment_customers
+from outreach.selectors import campaign_summary, segment_customers
 from outreach.services.fanout import build_draft, fanout_start
 from outreach.services.rendering import CompiledMessage
 
 #: the beat runs ``campaigns_run`` every 20 s; a row due within this window is released by it
 RELEASE_WINDOW_SECONDS = 30
-OPEN = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED, Campaign.Status.SENDING)
 
 
 def local_send_time(*, customer: Customer, day: dt.date, hour: int, now: dt.datetime) -> dt.datetime:
@@ -74,6 +73,7 @@ class CampaignPlanner:
                     key=f"campaign:{campaign.pk}:customer:{customer.pk}",
                     source=campaign.source,
                     send_after=send_after if send_after > now else None,
+                    hold_until=campaign.hold_ends_at,
                 )
             )
         return drafts
@@ -106,9 +106,12 @@ def campaign_create(
     send_at: dt.datetime | None = None,
     local_hour: int | None = None,
     throttle_per_minute: int = 1000,
+    hold_days: int = 14,
     actor: Any = None,
 ) -> Campaign:
     """A draft campaign; nothing is sent before ``campaign_schedule``."""
+    if not 0 <= hold_days <= 90:
+        raise ApplicationError("The campaign cannot be saved.", {"hold_days": "From 0 to 90 days."})
     _validate(schedule, send_at, local_hour, throttle_per_minute)
     return Campaign.objects.create(
         name=name,
@@ -118,6 +121,7 @@ def campaign_create(
         send_at=send_at,
         local_hour=local_hour,
         throttle_per_minute=throttle_per_minute,
+        hold_days=hold_days,
         created_by=actor if getattr(actor, "pk", None) else None,
     )
 
@@ -150,17 +154,18 @@ def campaign_cancel(*, campaign: Campaign, actor: Any = None) -> int:
     """Stop the campaign: nothing more is planned and rows not sent yet are suppressed. Returns how many."""
     fanout = Fanout.objects.select_for_update().filter(kind=Fanout.Kind.CAMPAIGN, object_id=campaign.pk).first()
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    if campaign.status not in OPEN:
+    summary = campaign_summary(campaign=campaign)
+    if not summary["can_cancel"]:
         raise ApplicationError(
-            f"A {campaign.get_status_display().lower()} campaign cannot be cancelled.", {"status": campaign.status}
+            f"A {summary['state']} campaign cannot be cancelled: nothing is left to stop.", {"status": summary["state"]}
         )
     now = timezone.now()
     if fanout is not None and not fanout.done:
         fanout.done, fanout.cancelled, fanout.finished_at, fanout.updated_at = True, True, now, now
         fanout.save(update_fields=["done", "cancelled", "finished_at", "updated_at"])
-    stopped = Delivery.objects.filter(source=campaign.source, status=Delivery.Status.QUEUED).update(
-        status=Delivery.Status.SUPPRESSED, suppressed_reason="campaign cancelled"
-    )
+    stopped = Delivery.objects.filter(
+        source=campaign.source, status__in=[Delivery.Status.QUEUED, Delivery.Status.HELD]
+    ).update(status=Delivery.Status.SUPPRESSED, suppressed_reason="campaign cancelled")
     campaign.status = Campaign.Status.CANCELLED
     campaign.cancelled_at = now
     campaign.save(update_fields=["status", "cancelled_at"])

@@ -58,6 +58,7 @@ def build_draft(
     source: str,
     extra: dict[str, Any] | None = None,
     send_after: dt.datetime | None = None,
+    hold_until: dt.datetime | None = None,
 ) -> DeliveryDraft:
     """One customer's e-mail: rendered, with the unsubscribe footer and headers on non-essential mail."""
     context = message_context(customer, category=category, extra=extra)
@@ -77,6 +78,7 @@ def build_draft(
         headers=unsubscribe_headers(customer_id=customer.pk, category=category),
         source=source,
         send_after=send_after,
+        hold_until=hold_until,
     )
 
 

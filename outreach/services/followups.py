@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
-from core.markdown import render_markdown
 from core.tokens import TokenInvalid, token_make, token_read
 from customers.models import Category
 from customers.services import deliver_many
@@ -23,8 +22,9 @@ from outreach.models import FollowUp
 from outreach.services.fanout import build_draft
 from outreach.services.rendering import CompiledMessage, absolute
 from outreach.services.rules import apply_rules
-from tickets.models import Message, Ticket
-from tickets.services import ticket_customer_reply
+from tickets.models import SatisfactionRating, Ticket
+from tickets.services import ticket_customer_reply, ticket_rate
+from tickets.services.ratings import ALREADY_RATED
 
 #: tickets solved longer ago than the delay plus this are not surveyed (a first deploy does not survey history)
 CATCH_UP = dt.timedelta(days=7)
@@ -38,6 +38,13 @@ Good, I'm satisfied: {{ survey_url }}?rating=good
 Bad, or still not fixed: {{ survey_url }}?rating=bad
 
 Thank you for helping us improve.
+"""
+#: the HTML part: the same words, with the answers as real links (autoescaped: names and subjects stay text)
+HTML_BODY = """<p>Hello {{ customer.first_name|default:customer.name }},</p>
+<p>we solved your request &ldquo;{{ ticket.subject }}&rdquo;. Is everything working again?</p>
+<p><a href="{{ survey_url }}?rating=good">Good, I'm satisfied</a></p>
+<p><a href="{{ survey_url }}?rating=bad">Bad, or still not fixed</a></p>
+<p>Thank you for helping us improve.</p>
 """
 
 
@@ -71,7 +78,7 @@ def followups_run(*, now: dt.datetime | None = None) -> dict[str, int]:
     )
     if not tickets:
         return {"planned": 0}
-    message = CompiledMessage(subject=SUBJECT, body=BODY)
+    message = CompiledMessage(subject=SUBJECT, body=BODY, html_body=HTML_BODY)
     with transaction.atomic():
         FollowUp.objects.bulk_create(
             [FollowUp(ticket=t, customer=t.requester, created_at=now) for t in tickets], ignore_conflicts=True
@@ -96,23 +103,26 @@ def followups_run(*, now: dt.datetime | None = None) -> dict[str, int]:
 
 
 @transaction.atomic
-def survey_answer(*, follow_up: FollowUp, rating: str, comment: str = "", still_broken: bool = False) -> FollowUp:
-    """Record the answer (once). A bad rating or "still not fixed" reopens the ticket with the comment."""
-    follow_up = FollowUp.objects.select_for_update().select_related("ticket").get(pk=follow_up.pk)
+def survey_answer(
+    *, follow_up: FollowUp, rating: str, reason: str = "", comment: str = "", still_broken: bool = False
+) -> FollowUp:
+    """Record the answer once, as the ticket's ``SatisfactionRating`` (``ticket_rate``: audit event, version + 1).
+
+    A bad rating or "still not fixed" reopens the ticket with the comment as the customer's message.
+    """
+    follow_up = FollowUp.objects.select_for_update().select_related("ticket", "customer").get(pk=follow_up.pk)
     if follow_up.answered_at is not None:
-        raise ApplicationError("This survey is answered already. Thank you!", {"rating": "Answered already."})
+        raise ApplicationError(ALREADY_RATED, {"rating": "Answered already.", "already_rated": True})
     if rating not in FollowUp.Rating.values:
         raise ApplicationError("Choose good or bad.", {"rating": "Choose good or bad."})
     comment = comment.strip()
+    if still_broken and not reason:
+        reason = SatisfactionRating.Reason.NOT_RESOLVED
+    ticket = follow_up.ticket
+    ticket_rate(ticket=ticket, score=rating, reason=reason, comment=comment, customer=follow_up.customer)
+    # kept on the survey too: the playbooks' "bad rating" signal counts these rows
     follow_up.rating, follow_up.comment, follow_up.still_broken = rating, comment, still_broken
     follow_up.answered_at = timezone.now()
-    ticket = follow_up.ticket
-    verdict = "Good" if rating == FollowUp.Rating.GOOD else "Bad"
-    note = f"Satisfaction survey: **{verdict}**" + (" (still not fixed)" if still_broken else "")
-    if comment:
-        note += f"\n\n> {comment}"
-    # the rating shows on the ticket's timeline as a note (the tickets app cannot read outreach's tables)
-    Message.objects.create(ticket=ticket, body=note, body_html=render_markdown(note), is_internal=True, by_agent=True)
     if rating == FollowUp.Rating.BAD or still_broken:
         body = comment or ("My problem is still not fixed." if still_broken else "I am not satisfied with the answer.")
         ticket_customer_reply(ticket=ticket, body=body, customer=follow_up.customer, channel="web")
@@ -131,5 +141,7 @@ def followup_open(*, ticket: Ticket) -> FollowUp:
     check-in e-mail (which is then not sent: the requester has already answered). One per ticket."""
     if ticket.status not in ("solved", "closed"):
         raise ApplicationError("You can rate a request once it is solved.")
+    if SatisfactionRating.objects.filter(ticket=ticket).exists():
+        raise ApplicationError(ALREADY_RATED, {"already_rated": True})
     follow_up, _ = FollowUp.objects.get_or_create(ticket=ticket, defaults={"customer": ticket.requester})
     return follow_up

@@ -138,10 +138,12 @@ class Rendered:
 class CompiledMessage:
     """Subject, body and in-app body compiled once; ``render`` fills them for one customer."""
 
-    def __init__(self, *, subject: str, body: str, in_app_body: str = "") -> None:
+    def __init__(self, *, subject: str, body: str, in_app_body: str = "", html_body: str = "") -> None:
         self.subject = compile_template(subject)
         self.body = compile_template(body)
         self.in_app_body = compile_template(in_app_body)
+        #: our own HTML part (the survey's buttons are links), rendered with autoescape: data stays text
+        self.html_body = compile_template(html_body) if html_body else None
 
     def render(self, context: dict[str, Any], *, in_app: bool = True) -> Rendered:
         """``in_app=False`` skips the in-app body (an e-mail fan-out renders a customer's message 3 times, not 4)."""
@@ -150,7 +152,10 @@ class CompiledMessage:
         body = self.body.render(text)
         # the body is plain text: its HTML alternative is that text escaped, so both parts show the same
         # words and customer data is escaped; one render instead of two (a fan-out renders 100,000 times)
-        html = linebreaks(body, autoescape=True)
+        if self.html_body is not None:
+            html = self.html_body.render(Context(context, autoescape=True))
+        else:
+            html = linebreaks(body, autoescape=True)
         in_app_body = sanitize_html(self.in_app_body.render(Context(context, autoescape=True))) if in_app else ""
         return Rendered(subject=subject, body=body, html_body=html, in_app_body=in_app_body)
 

@@ -20,8 +20,16 @@ from outreach.tickets_bridge import OPEN_STATUSES, ticket_model
 CAPPED_CATEGORIES = frozenset(
     {Category.MAINTENANCE, Category.REMINDER, Category.FOLLOW_UP, Category.ONBOARDING, Category.ANNOUNCEMENT}
 )
-#: categories not sent to a customer who has an open ticket, until it is solved
+#: categories held (``held`` Delivery rows) while the customer has an open ticket, and sent once the last one
+#: is solved (``held_deliveries_release``); outage and service mail are never held
 HELD_WHILE_TICKET_OPEN = frozenset({Category.ANNOUNCEMENT, Category.ONBOARDING})
+#: what an expired hold says on the row
+HOLD_EXPIRED_REASON = "open ticket: not sent, a ticket was still open when the message expired"
+
+
+def hold_reason(until: dt.datetime) -> str:
+    """What the row says while held: what will really happen, and until when."""
+    return f"open ticket: held, sent once the customer's open tickets are solved (until {until:%Y-%m-%d %H:%M} UTC)"
 
 
 def recent_counts(customer_ids: Sequence[int], *, now: dt.datetime | None = None) -> dict[int, int]:
@@ -65,7 +73,8 @@ def customers_with_open_tickets(customer_ids: Sequence[int]) -> set[int]:
 
 
 def apply_rules(drafts: list[DeliveryDraft], *, now: dt.datetime | None = None) -> list[DeliveryDraft]:
-    """Mark drafts that the frequency cap or an open ticket hold back (``suppress_reason``); returns them."""
+    """Mark drafts an open ticket holds (``hold_reason``, until the draft's ``hold_until`` or
+    ``OUTREACH_HOLD_DAYS``) or the frequency cap suppresses (``suppress_reason``); returns them."""
     capped = [d for d in drafts if d.category in CAPPED_CATEGORIES and d.customer is not None]
     if not capped:
         return drafts
@@ -75,10 +84,13 @@ def apply_rules(drafts: list[DeliveryDraft], *, now: dt.datetime | None = None) 
     open_ticket = customers_with_open_tickets(ids) if held else set()
     cap = conf("OUTREACH_FREQUENCY_CAP")
     days = conf("OUTREACH_FREQUENCY_CAP_DAYS")
+    now = now or timezone.now()
+    default_until = now + dt.timedelta(days=conf("OUTREACH_HOLD_DAYS"))
     for draft in capped:
         cid = draft.customer.pk  # type: ignore[union-attr]
         if draft.category in HELD_WHILE_TICKET_OPEN and cid in open_ticket:
-            draft.suppress_reason = "open ticket: held until it is solved"
+            draft.hold_until = draft.hold_until or default_until
+            draft.hold_reason = hold_reason(draft.hold_until)
         elif counts.get(cid, 0) >= cap:
             draft.suppress_reason = f"frequency cap: {cap} messages in {days} days"
         else:

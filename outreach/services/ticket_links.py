@@ -11,45 +11,52 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
-from core.markdown import render_markdown
-from customers.models import Category
-from customers.services import deliver
+from core.policies import can, denied_message
 from outreach.models import Incident, IncidentTicket
-from outreach.selectors import incident_customers
+from outreach.selectors import incident_customers, incident_earlier_tickets
 from outreach.services.rendering import absolute
 from outreach.tickets_bridge import OPEN_STATUSES
-from tickets.models import Channel, Message, Ticket
-from tickets.services import ticket_reply
+from tickets.models import Status, Ticket
+from tickets.services import ticket_reply, ticket_system_reply
 
 #: how far back the beat looks for tickets to link (a missed run is caught up)
 LINK_WINDOW = dt.timedelta(hours=6)
+#: tickets linked (and answered, one transaction each) per click; the page offers the rest again
+EARLIER_LIMIT = 500
 
 
-def _auto_reply(incident: Incident, ticket: Ticket) -> None:
-    """A public message on the ticket with the incident's status, e-mailed to the requester once."""
+def _auto_reply_body(incident: Incident) -> str:
     latest = incident.updates.order_by("-number").first()
-    body = (
+    return (
         f"We are aware of an ongoing issue that is likely related to your request: **{incident.title}**.\n\n"
         f"{latest.message if latest else incident.message}\n\n"
         f"Follow it on our status page: {absolute('/help/status/')}. We will update this ticket when it is resolved."
     )
-    Message.objects.create(
-        ticket=ticket,
-        body=body,
-        body_html=render_markdown(body),
-        by_agent=True,
-        is_internal=False,
-        channel=Channel.AGENT,
-    )
-    deliver(
-        key=f"incident:{incident.pk}:ticket:{ticket.pk}:auto-reply",
-        category=Category.SERVICE,
-        subject=f"[{ticket.reference}] {incident.title}",
-        body=body,
-        html_body=render_markdown(body),
-        customer=ticket.requester,
-        source=f"ticket:{ticket.pk}",
-    )
+
+
+def _link_and_reply(incident: Incident, ticket_ids: list[int], *, automatic: bool, actor: Any = None) -> int:
+    """Link each ticket and answer it with a system reply, one transaction per ticket. Returns how many linked.
+
+    The reply goes through ``ticket_system_reply`` like any reply (audit event, version + 1, e-mail, first-reply
+    target met) and puts the ticket on hold: it waits for the incident, not for the customer.
+    """
+    body = _auto_reply_body(incident)
+    linked = 0
+    for ticket_id in ticket_ids:
+        with transaction.atomic():
+            _, created = IncidentTicket.objects.get_or_create(
+                incident=incident,
+                ticket_id=ticket_id,
+                defaults={"automatic": automatic, "linked_by": actor if getattr(actor, "pk", None) else None},
+            )
+            if not created:
+                continue  # another run or an agent linked it first
+            ticket = Ticket.objects.get(pk=ticket_id)
+            if ticket.status in OPEN_STATUSES:
+                status = Status.ON_HOLD if ticket.status in (Status.NEW, Status.OPEN, Status.PENDING) else None
+                ticket_system_reply(ticket=ticket, body=body, status=status)
+            linked += 1
+    return linked
 
 
 def incidents_link_new_tickets(*, now: dt.datetime | None = None) -> int:
@@ -61,25 +68,31 @@ def incidents_link_new_tickets(*, now: dt.datetime | None = None) -> int:
     linked = 0
     for incident in Incident.objects.filter(status=Incident.Status.ACTIVE):
         since = max(incident.started_at, now - LINK_WINDOW)
-        tickets = (
+        ids = list(
             Ticket.objects.filter(
                 created_at__gte=since,
                 status__in=OPEN_STATUSES,
                 requester_id__in=incident_customers(incident=incident).values("pk"),
             )
             .exclude(incident_links__incident=incident)
-            .select_related("requester")
-            .order_by("pk")[:1000]
+            .order_by("pk")
+            .values_list("pk", flat=True)[:1000]
         )
-        for ticket in tickets:
-            with transaction.atomic():
-                _, created = IncidentTicket.objects.get_or_create(
-                    incident=incident, ticket=ticket, defaults={"automatic": True}
-                )
-                if created:
-                    _auto_reply(incident, ticket)
-                    linked += 1
+        linked += _link_and_reply(incident, ids, automatic=True)
     return linked
+
+
+def incident_link_earlier_tickets(*, incident: Incident, actor: Any) -> int:
+    """One action: link the tickets affected customers opened before the declaration, and answer them.
+
+    Up to ``EARLIER_LIMIT`` a click (the page says when more are left); each is answered like an auto-linked one.
+    """
+    if not can(actor, "incident.declare"):
+        raise ApplicationError(denied_message("incident.declare"))
+    if not incident.is_open:
+        raise ApplicationError("The incident is resolved.", {"status": incident.status})
+    ids = list(incident_earlier_tickets(incident=incident).order_by("pk").values_list("pk", flat=True)[:EARLIER_LIMIT])
+    return _link_and_reply(incident, ids, automatic=False, actor=actor)
 
 
 @transaction.atomic

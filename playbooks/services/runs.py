@@ -141,6 +141,8 @@ def _send_template(run: PlaybookRun, step: PlaybookStep, now: dt.datetime) -> St
     delivery = Delivery.objects.get(idempotency_key=draft.key)
     if delivery.status == Delivery.Status.SUPPRESSED:
         return StepResult(Outcome.SKIPPED, f"“{template.name}” not sent: {delivery.suppressed_reason}")
+    if delivery.status == Delivery.Status.HELD:  # it goes once the customer's tickets are solved
+        return StepResult(Outcome.DONE, f"“{template.name}” to {delivery.recipient}: {delivery.suppressed_reason}")
     return StepResult(Outcome.DONE, f"“{template.name}” to {delivery.recipient} ({delivery.get_status_display()})")
 
 

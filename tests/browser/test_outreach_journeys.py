@@ -42,6 +42,8 @@ def test_an_agent_declares_an_incident_watches_it_reach_100_percent_and_a_custom
             progress = page.locator("#incident-progress")
             expect(progress).to_be_visible()
             expect(progress).to_have_attribute("data-percent", "100", timeout=90_000)  # polled by htmx
+            # the figures are in the same polled partial: they show what the bar shows, without a reload
+            expect(page.locator('[data-figure="sent"]')).to_have_text("31")
         finally:
             worker.stop()
     assert Delivery.objects.filter(category="outage", status="sent").count() == 31

@@ -50,22 +50,78 @@ def test_events_are_ingested_idempotently(api_client_for, agent):
     ]  # fmt: skip
     api = api_client_for(agent)
     first = api.post("/api/v1/events/", {"events": events}, format="json")
-    assert first.status_code == 202
-    assert first.json() == {"created": 2, "duplicates": 0}
+    assert first.status_code == 200
+    body = first.json()
+    assert (body["accepted"], body["duplicates"], body["created"]) == (2, 0, 2)
+    assert [r["status"] for r in body["results"]] == ["accepted", "accepted"]
     second = api.post("/api/v1/events/", {"events": events}, format="json")
-    assert second.json() == {"created": 0, "duplicates": 2}
+    assert second.status_code == 200
+    assert (second.json()["accepted"], second.json()["duplicates"]) == (0, 2)
     assert CustomerEvent.objects.filter(customer=customer).count() == 2
     customer.refresh_from_db()
     assert customer.last_seen_at.isoformat() == "2026-11-20T10:00:00+00:00"
 
 
-def test_events_with_an_unknown_customer_are_a_400_and_store_nothing(api_client_for, agent):
+def test_each_row_gets_its_own_result_and_one_bad_row_does_not_refuse_the_batch(api_client_for, agent):
+    ada = CustomerFactory(email="ada@client.example", external_id="u-1")
+    CustomerEvent.objects.create(event_id="old", customer=ada, kind="login", occurred_at="2026-11-01T10:00:00Z")
+    at = "2026-11-20T10:00:00Z"
     events = [
-        {"event_id": "e1", "kind": "login", "occurred_at": "2026-11-20T10:00:00Z", "customer_email": "x@y.example"}
+        {"event_id": "e1", "kind": "login", "occurred_at": at, "customer_id": ada.pk},
+        {"event_id": "e1", "kind": "login", "occurred_at": at, "customer_email": "ADA@client.example"},
+        {"event_id": "old", "kind": "login", "occurred_at": at, "customer_external_id": "u-1"},
+        {"event_id": "e3", "kind": "login", "occurred_at": at, "customer_email": "nobody@client.example"},
+        {"event_id": "e4", "kind": "Bad Kind!", "occurred_at": "yesterday", "customer_id": ada.pk},
+        {"event_id": "e5", "kind": "login", "occurred_at": at},
+        "not an object",
     ]
     response = api_client_for(agent).post("/api/v1/events/", {"events": events}, format="json")
-    assert response.status_code == 400
-    assert response.json()["extra"]["fields"]["events"] == {"0": {"customer": ["No such customer."]}}
+    assert response.status_code == 207
+    body = response.json()
+    assert (body["accepted"], body["duplicates"], body["unknown_customer"], body["invalid"]) == (1, 2, 1, 3)
+    results = body["results"]
+    assert [(r["index"], r["event_id"], r["status"]) for r in results] == [
+        (0, "e1", "accepted"),
+        (1, "e1", "duplicate"),
+        (2, "old", "duplicate"),
+        (3, "e3", "unknown_customer"),
+        (4, "e4", "invalid"),
+        (5, "e5", "invalid"),
+        (6, "", "invalid"),
+    ]
+    assert results[1]["errors"] == {"event_id": ["Repeats the row at index 0."]}
+    assert results[3]["errors"] == {"customer": ["No such customer."]}
+    assert set(results[4]["errors"]) == {"kind", "occurred_at"}
+    assert "customer" in results[5]["errors"]
+    assert sorted(CustomerEvent.objects.values_list("event_id", flat=True)) == ["e1", "old"]
+
+
+def test_a_batch_costs_a_constant_number_of_queries(api_client_for, agent, django_assert_num_queries):
+    customers = [CustomerFactory(external_id=f"u-{i}") for i in range(40)]
+    api = api_client_for(agent)
+
+    def batch(prefix, n):
+        return [
+            {"event_id": f"{prefix}{i}", "kind": "login", "occurred_at": f"2026-11-20T10:{i % 60:02d}:00Z",
+             "customer_external_id": customers[i % len(customers)].external_id}
+            for i in range(n)
+        ]  # fmt: skip
+
+    api.post("/api/v1/events/", {"events": batch("warm", 1)}, format="json")  # the token's first look-ups
+    # auth (token + user) 2, resolve 1, savepoint 2, insert 1, touch 1
+    with django_assert_num_queries(7):
+        small = api.post("/api/v1/events/", {"events": batch("a", 5)}, format="json")
+    with django_assert_num_queries(7):
+        large = api.post("/api/v1/events/", {"events": batch("b", 400)}, format="json")
+    assert (small.json()["accepted"], large.json()["accepted"]) == (5, 400)
+
+
+def test_a_body_that_is_not_a_batch_is_a_400(api_client_for, agent):
+    api = api_client_for(agent)
+    assert api.post("/api/v1/events/", {"events": []}, format="json").status_code == 400
+    assert api.post("/api/v1/events/", {"events": "x"}, format="json").status_code == 400
+    too_many = [{"event_id": str(i)} for i in range(1001)]
+    assert api.post("/api/v1/events/", {"events": too_many}, format="json").status_code == 400
     assert CustomerEvent.objects.count() == 0
 
 

@@ -64,3 +64,25 @@ def test_a_csv_without_the_columns_is_refused(tmp_path):
     with pytest.raises(CommandError, match="lacks: customer, event_id, kind, occurred_at"):
         run(path)
     assert CustomerEvent.objects.count() == 0
+
+
+def test_a_repeated_event_id_inside_a_batch_is_a_duplicate_and_unknown_ids_are_reported(tmp_path):
+    ada = CustomerFactory()
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "event_id,customer,kind,occurred_at,properties\n"
+        f"e1,{ada.pk},login,2026-11-01T10:00:00Z,\n"
+        f"e1,{ada.pk},login,2026-11-01T10:00:00Z,\n"
+        "e2,abc,login,2026-11-01T10:00:00Z,\n"
+        "e3,999999,login,2026-11-01T10:00:00Z,\n"
+    )
+    out, err = run(path, "--customer-key", "id", "--no-progress")
+    assert "4 rows: 1 events created, 1 already there, 2 skipped" in out
+    assert "line 4: no customer with id 'abc'" in err  # as typed
+    assert "line 5: no customer with id '999999'" in err
+    assert list(CustomerEvent.objects.values_list("event_id", "customer_id")) == [("e1", ada.pk)]
+
+
+def test_the_bench_refuses_a_database_not_named_for_benchmarks():
+    with pytest.raises(CommandError, match="bench"):
+        call_command("bench_events", "--batches", "1", stdout=io.StringIO())

@@ -49,12 +49,17 @@ def test_the_workspace_pages_render(manager_client, product):
 
 def test_progress_polls_return_the_partial(agent_client, product, htmx_headers):
     incident = incident_declare(title="Down", message="Sorry", products=[product])
-    response = agent_client.get(
-        f"/agent/outreach/incidents/{incident.pk}/", headers={**htmx_headers, "HX-Target": "incident-progress"}
-    )
-    html = response.content.decode()
-    assert html.strip().startswith('<div id="incident-progress"')
-    assert "<html" not in html
+    for target in ("incident-live", "incident-progress"):  # the old target still gets the live partial
+        response = agent_client.get(
+            f"/agent/outreach/incidents/{incident.pk}/", headers={**htmx_headers, "HX-Target": target}
+        )
+        html = response.content.decode()
+        assert html.strip().startswith('<div id="incident-live"')
+        # the bar and the figures in one partial: both refresh with each poll
+        assert 'id="incident-progress"' in html
+        assert 'data-figure="sent"' in html
+        assert 'hx-trigger="every 2s"' in html  # planning has not run: it polls fast
+        assert "<html" not in html
 
 
 def test_customers_and_strangers_do_not_see_the_workspace(client, customer_client):

@@ -12,6 +12,7 @@ from tickets.services.queues import (
     saved_view_update,
     ticket_viewing_ping,
 )
+from tickets.services.ratings import ticket_rate
 from tickets.services.sla import sla_policy_for, sla_scan
 from tickets.services.tickets import (
     TRANSITIONS,
@@ -23,6 +24,7 @@ from tickets.services.tickets import (
     ticket_merge,
     ticket_reply,
     ticket_solve,
+    ticket_system_reply,
     ticket_update,
     tickets_autoclose,
     tickets_bulk_update,
@@ -49,8 +51,10 @@ __all__ = [
     "ticket_create",
     "ticket_customer_reply",
     "ticket_merge",
+    "ticket_rate",
     "ticket_reply",
     "ticket_solve",
+    "ticket_system_reply",
     "ticket_update",
     "ticket_viewing_ping",
     "tickets_autoclose",

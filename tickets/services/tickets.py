@@ -489,8 +489,9 @@ def ticket_reply(
 
 
 def _reply_locked(
-    change: Change, *, author: User, body: str, internal: bool, status: str | None, files: Sequence[Any]
+    change: Change, *, author: User | None, body: str, internal: bool, status: str | None, files: Sequence[Any]
 ) -> Message:
+    """``author=None`` is a system reply (an automation): the same message, milestones and e-mail, no assignee."""
     ticket = change.ticket
     message = _add_message(
         change,
@@ -505,7 +506,7 @@ def _reply_locked(
     solved = False
     if not internal:
         sla.sla_agent_replied(change)
-        if ticket.assignee_id is None:
+        if ticket.assignee_id is None and author is not None:
             _set_assignee(change, author)
         if not status and ticket.status in (Status.NEW, Status.OPEN):
             status = Status.PENDING
@@ -515,6 +516,22 @@ def _reply_locked(
         notify_public_reply(ticket=ticket, message=message, solved=solved)
     elif solved:
         notify_solved(ticket=ticket)
+    return message
+
+
+@transaction.atomic
+def ticket_system_reply(*, ticket: Ticket, body: str, status: str | None = None) -> Message:
+    """A public reply by the helpdesk itself (an incident's auto-reply): written like any agent reply.
+
+    It is audited (``replied``, no actor), bumps ``version``, e-mails the requester, meets the first-reply
+    target and moves ``new``/``open`` on (to ``status``, or ``pending``), but takes no assignee.
+    """
+    body = _check_body(body, ())
+    locked = lock_ticket(ticket)
+    ensure_not_closed(locked)
+    change = Change(ticket=locked, actor=None, now=timezone.now())
+    message = _reply_locked(change, author=None, body=body, internal=False, status=status, files=())
+    change.save()
     return message
 
 

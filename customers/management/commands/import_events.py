@@ -5,9 +5,10 @@
 
 ``customer`` is the customer's ``external_id`` (default), ``email`` or ``id``; ``properties`` is a JSON
 object (a JSON string in a CSV column). Rows go through the same service as ``POST /api/v1/events/``
-(``customer_events_ingest``, idempotent by ``event_id``), a batch at a time, with a progress bar on
-stderr. Bad rows are reported by line and skipped; nothing else is lost, and running the same file
-again adds nothing.
+(``customer_events_ingest``, idempotent by ``event_id``; customers and duplicates resolved for the whole
+batch), a batch at a time, with a progress bar on stderr. The service's per-row results are counted:
+bad rows and unknown customers are reported by line and skipped; nothing else is lost, and running the
+same file again adds nothing.
 """
 
 import csv
@@ -21,8 +22,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
-from core.exceptions import ApplicationError
-from customers.models import Customer
 from customers.services import customer_events_ingest
 
 KEYS = {"external_id": "external_id", "email": "email", "id": "pk"}
@@ -127,29 +126,32 @@ class Command(BaseCommand):
         progress = None if options["no_progress"] else Progress(os.path.getsize(path), self.stderr)
         rows_seen = 0
 
+        lookup_key = {"external_id": "customer_external_id", "email": "customer_email", "pk": "customer_id"}[key]
+
         def flush(batch: list[tuple[int, dict[str, Any]]]) -> None:
             if not batch:
                 return
-            wanted = {row["customer"] for _, row in batch}
-            lookup = {str(k): v for k, v in self._customers(key, wanted).items()}
-            events, seen = [], set()
+            events: list[dict[str, Any]] = []
+            typed: dict[int, str] = {}
             for number, row in batch:
-                customer = lookup.get(row["customer"].lower() if key == "email" else row["customer"])
-                if customer is None:
-                    totals["skipped"] += 1
-                    errors.append((number, f"no customer with {options['customer_key']} {row['customer']!r}"))
-                    continue
-                if row["event_id"] in seen:
+                typed[number] = row.pop("customer")
+                value: Any = typed[number]
+                if key == "pk":
+                    value = int(value) if value.isdigit() else -1  # not an id: no such customer
+                events.append({**row, lookup_key: value, "index": number})
+            result = customer_events_ingest(events=events)
+            for item in result.results:
+                if item.status == "accepted":
+                    totals["created"] += 1
+                elif item.status == "duplicate":
                     totals["duplicates"] += 1
-                    continue
-                seen.add(row["event_id"])
-                events.append({**row, "customer": customer})
-            try:
-                created, duplicates = customer_events_ingest(events=events)
-            except ApplicationError as exc:
-                raise CommandError(f"lines {batch[0][0]}-{batch[-1][0]}: {exc.message}") from exc
-            totals["created"] += created
-            totals["duplicates"] += duplicates
+                else:
+                    totals["skipped"] += 1
+                    wanted = typed[item.index]
+                    if item.status == "unknown_customer":
+                        errors.append((item.index, f"no customer with {options['customer_key']} {wanted!r}"))
+                    else:
+                        errors.append((item.index, "; ".join(f"{k}: {v}" for k, v in item.errors.items())))
 
         with open(path, encoding="utf-8", newline="") as handle:
             batch: list[tuple[int, dict[str, Any]]] = []
@@ -178,13 +180,3 @@ class Command(BaseCommand):
             f"{rows_seen} rows: {totals['created']} events created, {totals['duplicates']} already there, "
             f"{totals['skipped']} skipped"
         )
-
-    @staticmethod
-    def _customers(key: str, values: set[str]) -> dict[Any, Customer]:
-        if key == "pk":
-            ids = [int(v) for v in values if v.isdigit()]
-            return Customer.objects.in_bulk(ids)
-        if key == "email":
-            values = {v.lower() for v in values}
-        found = Customer.objects.filter(**{f"{key}__in": values})
-        return {getattr(c, key): c for c in found}

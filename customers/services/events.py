@@ -1,0 +1,207 @@
+"""Product-usage event ingestion: a batch in a constant number of queries, a result for every row.
+
+``customer_events_ingest`` takes rows the caller has checked for shape (the API's per-row serializer,
+``import_events``' parser) and, for the whole batch:
+
+1. resolves every customer reference (id, e-mail or external id) in one query;
+2. marks a repeated ``event_id`` inside the batch as a duplicate of its first row (the batch is not
+   refused for it);
+3. inserts the rest with one ``INSERT ... ON CONFLICT DO NOTHING RETURNING event_id`` per 1,000 rows
+   (PostgreSQL), so a row already stored is a duplicate without a look-up first;
+4. moves ``last_seen_at`` of the customers who logged in with one ``UPDATE``.
+
+So a batch of 1,000 costs 4 queries where it cost about 2 per event. Each row comes back as
+``accepted``, ``duplicate``, ``unknown_customer`` or (for the caller's own rejects) ``invalid``.
+"""
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from customers.models import Customer, CustomerEvent
+
+ACCEPTED = "accepted"
+DUPLICATE = "duplicate"
+UNKNOWN_CUSTOMER = "unknown_customer"
+INVALID = "invalid"
+STATUSES = (ACCEPTED, DUPLICATE, UNKNOWN_CUSTOMER, INVALID)
+NO_CUSTOMER_GIVEN = "Give exactly one of customer_id, customer_email, customer_external_id."
+
+#: the ways a row names its customer, and the Customer field each one matches
+CUSTOMER_KEYS = {"customer_id": "pk", "customer_email": "email", "customer_external_id": "external_id"}
+
+
+@dataclass
+class EventResult:
+    index: int
+    event_id: str
+    status: str
+    errors: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EventIngestResult:
+    results: list[EventResult]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for result in self.results:
+            counts[result.status] += 1
+        return counts
+
+    @property
+    def all_stored(self) -> bool:
+        """Every row is in the table now (accepted, or there already): the API answers 200, else 207."""
+        return all(r.status in (ACCEPTED, DUPLICATE) for r in self.results)
+
+
+def _customer_ref(event: dict[str, Any]) -> tuple[str, Any] | None:
+    """(Customer field, value) the row names; a Customer instance as ``customer`` counts as its pk."""
+    customer = event.get("customer")
+    if isinstance(customer, Customer):
+        return "pk", customer.pk
+    for key, attr in CUSTOMER_KEYS.items():
+        value = event.get(key)
+        if value not in (None, ""):
+            return attr, value.strip().lower() if attr == "email" else value
+    return None
+
+
+def _resolve(refs: set[tuple[str, Any]]) -> dict[tuple[str, Any], int]:
+    """Every reference of the batch in one query: {(field, value): customer id}."""
+    wanted: dict[str, set[Any]] = {"pk": set(), "email": set(), "external_id": set()}
+    for attr, value in refs:
+        wanted[attr].add(value)
+    condition = Q()
+    for attr, values in wanted.items():
+        if values:
+            condition |= Q(**{f"{attr}__in": sorted(values, key=str)})
+    if not condition:
+        return {}
+    found: dict[tuple[str, Any], int] = {}
+    for pk, email, external_id in Customer.objects.filter(condition).values_list("pk", "email", "external_id"):
+        found[("pk", pk)] = pk
+        found[("email", email)] = pk
+        if external_id:
+            found[("external_id", external_id)] = pk
+    return {ref: found[ref] for ref in refs if ref in found}
+
+
+def _insert(rows: list[CustomerEvent]) -> set[str]:
+    """Insert rows whose ``event_id`` is new; the event ids inserted."""
+    if connection.vendor != "postgresql":  # the one-machine default (SQLite): look first, then insert
+        ids = [row.event_id for row in rows]
+        existing = set(CustomerEvent.objects.filter(event_id__in=ids).values_list("event_id", flat=True))
+        new = [row for row in rows if row.event_id not in existing]
+        CustomerEvent.objects.bulk_create(new, ignore_conflicts=True)
+        return {row.event_id for row in new}
+    table = CustomerEvent._meta.db_table
+    sql = (
+        f"INSERT INTO {table} (event_id, customer_id, kind, occurred_at, properties, received_at) "  # noqa: S608
+        "SELECT * FROM unnest(%s::varchar[], %s::bigint[], %s::varchar[], %s::timestamptz[], %s::jsonb[], "
+        "%s::timestamptz[]) ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+    )
+    inserted: set[str] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            part = rows[start : start + 1000]
+            cursor.execute(
+                sql,
+                [
+                    [r.event_id for r in part],
+                    [r.customer_id for r in part],
+                    [r.kind for r in part],
+                    [r.occurred_at for r in part],
+                    [json.dumps(r.properties) for r in part],
+                    [r.received_at for r in part],
+                ],
+            )
+            inserted.update(row[0] for row in cursor.fetchall())
+    return inserted
+
+
+def _touch(latest: dict[int, dt.datetime]) -> None:
+    """``last_seen_at`` of each customer to their latest login of the batch, never backwards: one UPDATE."""
+    if not latest:
+        return
+    if connection.vendor == "postgresql":  # a join with the arrays: a CASE of 1,000 branches took 270 ms
+        table = Customer._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS c SET last_seen_at = v.at "  # noqa: S608  (names from the model)
+                "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at) "
+                "WHERE c.id = v.id AND (c.last_seen_at IS NULL OR c.last_seen_at < v.at)",
+                [list(latest), list(latest.values())],
+            )
+        return
+    whens = [When(pk=pk, then=Greatest(Coalesce(F("last_seen_at"), Value(at)), Value(at))) for pk, at in latest.items()]
+    Customer.objects.filter(pk__in=list(latest)).update(last_seen_at=Case(*whens, default=F("last_seen_at")))
+
+
+def customer_events_ingest(*, events: Sequence[dict[str, Any]]) -> EventIngestResult:
+    """Store product-usage events idempotently by ``event_id``; one result per row, in the rows' order.
+
+    A row is ``{"event_id", "kind", "occurred_at", "properties"?}`` plus its customer: ``customer`` (a
+    Customer), ``customer_id``, ``customer_email`` or ``customer_external_id``. ``index`` (default: its
+    position) is echoed in the result; a row with ``errors`` is the caller's reject, reported as invalid.
+    """
+    now = timezone.now()
+    results: list[EventResult] = []
+    refs: dict[int, tuple[str, Any]] = {}
+    for position, event in enumerate(events):
+        index = event.get("index", position)
+        result = EventResult(index=index, event_id=str(event.get("event_id") or ""), status=ACCEPTED)
+        results.append(result)
+        if event.get("errors"):
+            result.status, result.errors = INVALID, dict(event["errors"])
+            continue
+        ref = _customer_ref(event)
+        if ref is None:
+            result.status, result.errors = (
+                INVALID,
+                {"customer": ["Give one of customer_id, customer_email, customer_external_id."]},
+            )
+            continue
+        refs[position] = ref
+    with transaction.atomic():
+        customers = _resolve(set(refs.values()))
+        rows: list[CustomerEvent] = []
+        first_of: dict[str, int] = {}
+        for position, ref in refs.items():
+            result, event = results[position], events[position]
+            customer_id = customers.get(ref)
+            if customer_id is None:
+                result.status, result.errors = UNKNOWN_CUSTOMER, {"customer": ["No such customer."]}
+                continue
+            if result.event_id in first_of:
+                result.status = DUPLICATE
+                result.errors = {"event_id": [f"Repeats the row at index {results[first_of[result.event_id]].index}."]}
+                continue
+            first_of[result.event_id] = position
+            rows.append(
+                CustomerEvent(
+                    event_id=result.event_id,
+                    customer_id=customer_id,
+                    kind=event["kind"],
+                    occurred_at=event["occurred_at"],
+                    properties=event.get("properties") or {},
+                    received_at=now,
+                )
+            )
+        inserted = _insert(rows) if rows else set()
+        latest: dict[int, dt.datetime] = {}
+        for row in rows:
+            if row.event_id not in inserted:
+                results[first_of[row.event_id]].status = DUPLICATE
+            elif row.kind == "login":
+                latest[row.customer_id] = max(latest.get(row.customer_id, row.occurred_at), row.occurred_at)
+        _touch(latest)
+    return EventIngestResult(results=results)
