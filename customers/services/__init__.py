@@ -18,6 +18,7 @@ from customers.services.deliveries import (
     deliveries_retry,
     deliveries_send,
     deliveries_sweep,
+    delivery_message_id,
 )
 from customers.services.rollup import events_prune, events_rollup
 
@@ -34,6 +35,7 @@ __all__ = [
     "deliveries_retry",
     "deliveries_send",
     "deliveries_sweep",
+    "delivery_message_id",
     "events_prune",
     "events_rollup",
     "user_email_verify",

@@ -1,0 +1,141 @@
+"""Where mail comes from when nobody pushes it to us: IMAP mailboxes and drop folders, polled by beat.
+
+Each message is stored (and committed) by ``inbound_store`` before the source is told it was taken:
+the IMAP flag, move or delete, or the file's move to ``processed/``. A crash between the two leaves
+the message at the source, and the next poll stores it again as the same row (its Message-ID), so
+nothing is lost and nothing is processed twice.
+
+One poll of a mailbox at a time: a cache lock per mailbox (Redis, or files under ``var/`` on the
+embedded default, shared by every process of the machine), held for at most ``_LOCK_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from tickets.inbound.models import InboundEmail, Mailbox
+from tickets.inbound.services import inbound_store
+
+log = logging.getLogger(__name__)
+
+_LOCK_SECONDS = 300
+#: messages fetched per poll of one mailbox; the rest wait for the next poll (every minute)
+POLL_BATCH = 200
+
+
+def mailboxes_poll() -> dict[str, int]:
+    stored = 0
+    polled = 0
+    for mailbox in Mailbox.objects.filter(is_active=True, source__in=[Mailbox.Source.IMAP, Mailbox.Source.FOLDER]):
+        lock = f"helpdesk:mailbox-poll:{mailbox.pk}"
+        if not cache.add(lock, "1", timeout=_LOCK_SECONDS):
+            continue  # another process is polling this mailbox
+        try:
+            stored += mailbox_poll(mailbox)
+            polled += 1
+        finally:
+            cache.delete(lock)
+    return {"polled": polled, "stored": stored}
+
+
+def mailbox_poll(mailbox: Mailbox) -> int:
+    """Fetch one mailbox now; records the error on the mailbox instead of raising."""
+    try:
+        count = _poll_folder(mailbox) if mailbox.source == Mailbox.Source.FOLDER else _poll_imap(mailbox)
+    except Exception as exc:
+        log.warning("polling %s failed: %s", mailbox, exc)
+        Mailbox.objects.filter(pk=mailbox.pk).update(
+            last_polled_at=timezone.now(), last_poll_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        return 0
+    Mailbox.objects.filter(pk=mailbox.pk).update(last_polled_at=timezone.now(), last_poll_error="")
+    return count
+
+
+# drop folder ---------------------------------------------------------------------------------------------
+
+
+def _poll_folder(mailbox: Mailbox) -> int:
+    folder = Path(mailbox.folder_path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"the drop folder {folder} does not exist")
+    done = folder / "processed"
+    done.mkdir(exist_ok=True)
+    count = 0
+    for path in sorted(folder.glob("*.eml"))[:POLL_BATCH]:
+        raw = path.read_bytes()
+        if raw.strip():
+            inbound_store(mailbox=mailbox, raw=raw, via=InboundEmail.Via.FOLDER)
+            count += 1
+        shutil.move(str(path), done / path.name)  # only once the row is committed
+    return count
+
+
+# IMAP ---------------------------------------------------------------------------------------------------
+
+
+def _imap_client(mailbox: Mailbox) -> Any:
+    from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted  # noqa: PLC0415
+
+    security = mailbox.imap_security
+    if security == Mailbox.ImapSecurity.SSL:
+        return MailBox(mailbox.imap_host, mailbox.imap_port or 993, timeout=30)
+    if security == Mailbox.ImapSecurity.STARTTLS:
+        return MailBoxStartTls(mailbox.imap_host, mailbox.imap_port or 143, timeout=30)
+    return MailBoxUnencrypted(mailbox.imap_host, mailbox.imap_port or 143, timeout=30)
+
+
+def _login(mailbox: Mailbox) -> Any:
+    return _imap_client(mailbox).login(mailbox.imap_user, mailbox.imap_password, initial_folder=mailbox.imap_folder)
+
+
+def imap_test_connection(mailbox: Mailbox) -> str:
+    """Log in and count the folder's messages: what the admin's "test connection" reports."""
+    from imap_tools import A  # noqa: PLC0415
+
+    with _login(mailbox) as box:
+        total = len(box.uids(A(all=True)))
+        unseen = len(box.uids(A(seen=False)))
+    return (
+        f"Connected to {mailbox.imap_host} as {mailbox.imap_user}: "
+        f"{total} messages in {mailbox.imap_folder}, {unseen} unread."
+    )
+
+
+def _fetch_raw(box: Any, uid: str) -> bytes | None:
+    """The message's bytes exactly as the server holds them (BODY.PEEK: not marked seen by fetching)."""
+    status, data = box.client.uid("FETCH", uid, "(BODY.PEEK[])")
+    if status != "OK":
+        return None
+    for item in data:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes):
+            return item[1]
+    return None
+
+
+def _poll_imap(mailbox: Mailbox) -> int:
+    from imap_tools import A  # noqa: PLC0415
+
+    count = 0
+    with _login(mailbox) as box:
+        uids = box.uids(A(seen=False))[:POLL_BATCH]
+        for uid in uids:
+            raw = _fetch_raw(box, uid)
+            if raw is None:
+                continue
+            inbound_store(mailbox=mailbox, raw=raw, via=InboundEmail.Via.IMAP)
+            count += 1
+            # the row is committed: now the server may forget the message
+            if mailbox.after_import == Mailbox.AfterImport.MOVE and mailbox.move_to_folder:
+                box.move(uid, mailbox.move_to_folder)
+            elif mailbox.after_import == Mailbox.AfterImport.DELETE:
+                box.delete(uid)
+            else:
+                box.flag(uid, "\\Seen", True)
+    return count
