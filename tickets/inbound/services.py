@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 
 _SUBJECT_REFERENCE = re.compile(r"\[#(\d{1,12})\]")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+_NAME_MAX = Customer._meta.get_field("name").max_length
 
 
 def conf(name: str) -> Any:
@@ -63,8 +66,15 @@ class _Head:
 
 
 def _head(raw: bytes) -> _Head:
-    """The few headers a row keeps for listing and de-duplication (the full parse is the worker's)."""
-    parsed = email_parse(_HEADER_END.split(raw, 1)[0] + b"\r\n\r\n")
+    """The few headers a row keeps for listing and de-duplication (the full parse is the worker's).
+
+    Storing must never fail on what the message contains: a parser bug here would lose the message
+    before it is stored, so any failure stores it without them (the worker records the error)."""
+    try:
+        parsed = email_parse(_HEADER_END.split(raw, 1)[0] + b"\r\n\r\n")
+    except Exception:
+        log.warning("could not read the headers of an inbound message; storing it without them", exc_info=True)
+        return _Head(message_id="", sender="", subject="")
     return _Head(
         message_id=parsed.message_id[:998],
         sender=parsed.sender.email[:254] if parsed.sender else "",
@@ -217,6 +227,8 @@ def _process(inbound: InboundEmail, now: dt.datetime) -> str:
         )
     if sender is None:
         return _done(inbound, InboundEmail.State.IGNORED, "ignored: no sender address")
+    if not _valid_address(sender.email):
+        return _done(inbound, InboundEmail.State.IGNORED, "ignored: the sender's address is not valid")
     if _is_ours(sender.email):
         return _done(inbound, InboundEmail.State.IGNORED, "ignored: sent from one of our own addresses")
     ticket, how = _route(mailbox, parsed)
@@ -264,6 +276,14 @@ def _route(mailbox: Mailbox, parsed: ParsedEmail) -> tuple[Ticket | None, str]:
     return None, ""
 
 
+def _valid_address(address: str) -> bool:
+    try:
+        validate_email(address)
+    except ValidationError:
+        return False
+    return len(address) <= Customer._meta.get_field("email").max_length
+
+
 def _is_ours(address: str) -> bool:
     if address == _address_of(settings.DEFAULT_FROM_EMAIL):
         return True
@@ -281,7 +301,7 @@ def _agent(address: str) -> Any:
 def _customer(mailbox: Mailbox, sender: Address) -> Customer | None:
     if mailbox.accept == Mailbox.Accept.KNOWN:
         return Customer.objects.filter(email=sender.email).first()
-    customer, _ = customer_get_or_create(email=sender.email, name=sender.name)
+    customer, _ = customer_get_or_create(email=sender.email, name=sender.name[:_NAME_MAX])
     return customer
 
 
@@ -364,7 +384,7 @@ def _new_ticket(inbound: InboundEmail, customer: Customer, parsed: ParsedEmail, 
     ccs = _ccs(mailbox, parsed, customer) if mailbox.cc_recipients and mentions is None else []
     subject = parsed.subject or "(no subject)"
     if mentions is not None:
-        subject = _SUBJECT_REFERENCE.sub("", subject).strip() or "(no subject)"
+        subject = " ".join(_SUBJECT_REFERENCE.sub("", subject).split()) or "(no subject)"
     ticket = ticket_create(
         requester=customer,
         subject=subject,
@@ -388,7 +408,8 @@ def _new_ticket(inbound: InboundEmail, customer: Customer, parsed: ParsedEmail, 
 
 def _ccs(mailbox: Mailbox, parsed: ParsedEmail, requester: Customer) -> list[Customer]:
     people = {a.email: a for a in (*parsed.to, *parsed.cc) if not _is_ours(a.email) and a.email != requester.email}
-    return [customer_get_or_create(email=a.email, name=a.name)[0] for a in list(people.values())[:20]]
+    people = [a for a in people.values() if _valid_address(a.email)][:20]
+    return [customer_get_or_create(email=a.email, name=a.name[:_NAME_MAX])[0] for a in people]
 
 
 def _too_large(inbound: InboundEmail, raw: bytes) -> str:
