@@ -417,3 +417,48 @@ def test_a_missing_drop_folder_is_an_error_on_the_mailbox_not_a_crash(tmp_path, 
     assert mailboxes_poll() == {"polled": 1, "stored": 0}
     box.refresh_from_db()
     assert "does not exist" in box.last_poll_error
+
+
+# --- what agents see ----------------------------------------------------------------------------------------
+
+
+def test_agents_see_how_an_e_mail_arrived_and_can_unfold_and_download_it(deliver_mail, answered, agent, client):
+    sent_id = MailThreadId.objects.get(ticket=answered, outbound=True).message_id
+    quoted = (
+        "Still broken.\n\nOn Tue, Dec 1, 2026 at 10:00 AM Support <support@helpdesk.localhost> wrote:\n> Try again."
+    )
+    inbound = deliver_mail(
+        mail(body=quoted, headers={"In-Reply-To": f"<{sent_id}>",
+                                   "Authentication-Results": "mx.example; dkim=fail header.d=math.example"})
+    )  # fmt: skip
+    client.force_login(agent)
+    page = client.get(f"/agent/tickets/{answered.pk}/").content.decode()
+    assert "sender not verified" in page
+    assert "Show the full message" in page
+    assert "&gt; Try again." in page  # the quote is folded away, not lost
+    original = client.get(f"/agent/tickets/{answered.pk}/messages/{inbound.ticket_message.pk}/original.eml")
+    assert original.status_code == 200
+    assert original["Content-Disposition"].startswith("attachment;")
+    assert original.content == bytes(inbound.raw)
+    # another agent's ticket, or a message that is not an e-mail: 404
+    other = make_ticket(queue=QueueFactory(slug="elsewhere"))
+    assert client.get(f"/agent/tickets/{other.pk}/messages/{inbound.ticket_message.pk}/original.eml").status_code == 404
+    first = answered.messages.order_by("id").first()
+    assert client.get(f"/agent/tickets/{answered.pk}/messages/{first.pk}/original.eml").status_code == 404
+
+
+def test_the_ticket_page_reads_no_raw_e_mail_and_no_query_per_message(
+    deliver_mail, answered, agent, client, django_assert_max_num_queries
+):
+    client.force_login(agent)
+    deliver_mail(mail(subject=f"[{answered.reference}]", body="one"))
+    client.get(f"/agent/tickets/{answered.pk}/")
+    with django_assert_max_num_queries(60) as baseline:
+        client.get(f"/agent/tickets/{answered.pk}/")
+    for n in range(5):
+        deliver_mail(mail(subject=f"[{answered.reference}]", body=f"more {n}"))
+    with django_assert_max_num_queries(len(baseline.captured_queries)) as more:
+        client.get(f"/agent/tickets/{answered.pk}/")
+    thread_sql = [q["sql"] for q in more.captured_queries if "tickets_inboundemail" in q["sql"]]
+    assert thread_sql
+    assert not any('"raw"' in sql for sql in thread_sql)

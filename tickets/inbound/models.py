@@ -115,6 +115,7 @@ class InboundEmail(models.Model):
     ticket_message = models.OneToOneField(
         "tickets.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_email"
     )
+    text = models.TextField(blank=True, help_text="The whole text as sent, quotes and signature included.")
     automated = models.CharField(max_length=200, blank=True, help_text="Why we think a machine wrote it.")
     suspicious = models.CharField(max_length=200, blank=True, help_text="What the receiving server said failed.")
     received_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -214,6 +214,7 @@ def _process(inbound: InboundEmail, now: dt.datetime) -> str:
     if inbound.size > conf("INBOUND_MAX_BYTES"):
         return _too_large(inbound, raw)
     parsed = email_parse(raw)
+    inbound.text = parsed.text
     inbound.automated = parsed.automated[:200]
     inbound.suspicious = ", ".join(parsed.auth_failures)[:200]
     sender = parsed.sender
