@@ -268,6 +268,8 @@ HELPDESK = {
     "INBOUND_MAX_BYTES": env.int("HELPDESK_INBOUND_MAX_BYTES", default=25 * 1024 * 1024),
     "INBOUND_MAX_ATTEMPTS": env.int("HELPDESK_INBOUND_MAX_ATTEMPTS", default=5),
     "INBOUND_RETRY_BASE_SECONDS": env.float("HELPDESK_INBOUND_RETRY_BASE_SECONDS", default=60.0),
+    # automatic answers to one address an hour (acknowledgments, "known customers only" notices): stops loops
+    "INBOUND_AUTO_REPLIES_PER_HOUR": env.int("HELPDESK_INBOUND_AUTO_REPLIES_PER_HOUR", default=5),
     "ATTACHMENT_MAX_BYTES": env.int("HELPDESK_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024),
     "ATTACHMENT_CONTENT_TYPES": env.list(
         "HELPDESK_ATTACHMENT_CONTENT_TYPES",

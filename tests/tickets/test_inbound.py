@@ -234,6 +234,33 @@ def test_a_reply_to_a_closed_ticket_opens_a_follow_up_and_one_to_a_merged_ticket
     assert "landed on" in merged.outcome
 
 
+def test_a_new_e_mail_ticket_is_acknowledged_as_an_automatic_answer(deliver_mail):
+    inbound = deliver_mail(mail())
+    (ack,) = Delivery.objects.filter(source=f"ticket:{inbound.ticket.pk}")
+    assert ack.headers["Auto-Submitted"] == "auto-replied"
+    assert ack.headers["X-Auto-Response-Suppress"] == "All"
+    assert ack.headers["Reply-To"] == reply_address(mailbox_address=SUPPORT, ticket_id=inbound.ticket.pk)
+    assert ack.headers["In-Reply-To"] == f"<{inbound.message_id}>"  # threads under the customer's own e-mail
+    assert inbound.ticket.reference in ack.body
+
+
+def test_automatic_answers_to_one_address_stop_at_the_hourly_cap(deliver_mail, settings):
+    """A partner system that answers every acknowledgment with a new e-mail: a loop, broken at the cap."""
+    settings.HELPDESK = {**settings.HELPDESK, "INBOUND_AUTO_REPLIES_PER_HOUR": 3}
+    outcomes = [deliver_mail(mail(sender="robot@partner.example", subject=f"Ticket {n}")).outcome for n in range(5)]
+    assert Delivery.objects.filter(customer__email="robot@partner.example").count() == 3
+    assert outcomes[-1].endswith("(not acknowledged: automatic answer cap reached)")
+    assert Ticket.objects.count() == 5  # the tickets are all there; only the answers stop
+
+
+def test_machine_mail_is_never_acknowledged_and_solved_notices_say_they_are_automatic(deliver_mail, answered, agent):
+    deliver_mail(mail(sender="bot@math.example", headers={"Auto-Submitted": "auto-generated"}))
+    assert not Delivery.objects.filter(customer__email="bot@math.example").exists()
+    ticket_update(ticket=answered, actor=agent, status=Status.SOLVED)
+    solved = Delivery.objects.filter(source=f"ticket:{answered.pk}", subject__endswith="(solved)").get()
+    assert solved.headers["Auto-Submitted"] == "auto-generated"
+
+
 # --- machines, lists, our own mail, bounces ---------------------------------------------------------------
 
 
@@ -291,6 +318,12 @@ def test_a_known_customers_only_mailbox_keeps_a_strangers_mail_for_managers(deli
     assert inbound.state == "ignored"
     assert "known customers only" in inbound.outcome
     assert not Customer.objects.filter(email="stranger@unknown.example").exists()
+    (notice,) = Delivery.objects.filter(recipient="stranger@unknown.example")
+    assert notice.headers["Auto-Submitted"] == "auto-replied"
+    assert "registered customers only" in notice.body
+    deliver_mail(mail(sender="stranger@unknown.example", subject="Again"))
+    deliver_mail(mail(sender="stranger@unknown.example", subject="Away", headers={"Auto-Submitted": "auto-replied"}))
+    assert Delivery.objects.filter(recipient="stranger@unknown.example").count() == 1  # once a day, never to machines
     CustomerFactory(email="ada@math.example")
     assert deliver_mail(mail()).ticket is not None
 

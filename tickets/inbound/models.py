@@ -42,6 +42,12 @@ class Mailbox(models.Model):
         default=True,
         help_text="People in To/Cc of a new ticket's e-mail (other than our addresses) are put in copy.",
     )
+    acknowledge = models.BooleanField(
+        "acknowledge new tickets",
+        default=True,
+        help_text="Answer the e-mail that opens a ticket with its reference (never a machine's mail; at most "
+        "INBOUND_AUTO_REPLIES_PER_HOUR automatic answers an hour to one address, so two systems cannot loop).",
+    )
     open_tickets_for_bulk = models.BooleanField(
         default=False, help_text="Bulk and list mail that answers no ticket opens one (off: it is only logged)."
     )

@@ -36,8 +36,8 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from core.roles import is_agent
-from customers.models import Customer
-from customers.services import customer_get_or_create
+from customers.models import Customer, Delivery
+from customers.services import customer_get_or_create, deliver
 from tickets.inbound.addresses import ticket_id_from_address
 from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
 from tickets.inbound.parsing import Address, ParsedEmail, email_parse
@@ -244,11 +244,11 @@ def _process(inbound: InboundEmail, now: dt.datetime) -> str:
         return _agent_reply(inbound, ticket, agent, parsed, how)
     customer = _customer(mailbox, sender)
     if customer is None:
-        return _done(
-            inbound,
-            InboundEmail.State.IGNORED,
-            "kept for managers: unknown sender, the mailbox takes known customers only",
-        )
+        why = "kept for managers: unknown sender, the mailbox takes known customers only"
+        if not parsed.automated:
+            _refusal_notice(mailbox, sender.email, parsed)
+            why += "; told the sender (at most once a day)"
+        return _done(inbound, InboundEmail.State.IGNORED, why)
     if ticket is not None:
         from tickets.services import ticket_customer_may_reply  # noqa: PLC0415
 
@@ -398,6 +398,8 @@ def _new_ticket(inbound: InboundEmail, customer: Customer, parsed: ParsedEmail, 
     message = ticket.messages.order_by("id").first()
     _remember(inbound.message_id, ticket)
     outcome = f"new ticket {ticket.reference}"
+    if mailbox.acknowledge and not parsed.automated:
+        outcome += "" if _acknowledge(ticket, customer) else " (not acknowledged: automatic answer cap reached)"
     if mentions is not None:
         # agents see the link in the history; the mentioned ticket's requester never sees this message
         TicketEvent.objects.create(
@@ -405,6 +407,37 @@ def _new_ticket(inbound: InboundEmail, customer: Customer, parsed: ParsedEmail, 
         )
         outcome += f" (mentions {mentions.reference}; the sender is not on it)"
     return _done(inbound, InboundEmail.State.PROCESSED, outcome, ticket=ticket, message=message)
+
+
+def _acknowledge(ticket: Ticket, customer: Customer) -> bool:
+    """Send the acknowledgment unless this address had its hourly share of automatic answers (a loop)."""
+    from tickets.services.notifications import notify_received  # noqa: PLC0415
+
+    since = timezone.now() - dt.timedelta(hours=1)
+    recent = Delivery.objects.filter(
+        customer=customer, created_at__gte=since, headers__has_key="Auto-Submitted"
+    ).count()  # the (customer, created_at) index bounds it to this address's last hour
+    if recent >= conf("INBOUND_AUTO_REPLIES_PER_HOUR"):
+        log.warning("not acknowledging %s for %s: %s automatic answers this hour", ticket, customer.email, recent)
+        return False
+    notify_received(ticket=ticket)
+    return True
+
+
+def _refusal_notice(mailbox: Mailbox, address: str, parsed: ParsedEmail) -> None:
+    """One polite answer a day to an address a known-customers-only mailbox does not take mail from."""
+    today = timezone.now().date().isoformat()
+    deliver(
+        key=f"inbound:{mailbox.pk}:refused:{address}:{today}",  # the unique key is the rate limit
+        category="service",
+        recipient=address,
+        subject=f"Re: {parsed.subject}" if parsed.subject else "Your message to us",
+        body=f"Hello,\n\nthank you for writing to {mailbox.address}. This address takes requests from our "
+        f"registered customers only, so your message did not open a request.\n\nIf you are a customer, write "
+        f"from the address we know you by, or use the help center: {settings.SITE_URL}/help/",
+        headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"},
+        source=f"inbound:{mailbox.pk}",
+    )
 
 
 def _ccs(mailbox: Mailbox, parsed: ParsedEmail, requester: Customer) -> list[Customer]:

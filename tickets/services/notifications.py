@@ -39,7 +39,7 @@ def ticket_mailbox(ticket: Ticket) -> Mailbox | None:
     return mailbox
 
 
-def _threading(ticket: Ticket, *, sender_name: str = "", automatic: bool = False) -> dict[str, str]:
+def _threading(ticket: Ticket, *, sender_name: str = "", automatic: str = "") -> dict[str, str]:
     """Headers that thread the conversation in mail clients and bring replies back to this ticket."""
     headers = {"X-Helpdesk-Ticket": ticket.reference}
     mailbox = ticket_mailbox(ticket)
@@ -55,8 +55,8 @@ def _threading(ticket: Ticket, *, sender_name: str = "", automatic: bool = False
     if earlier:
         headers["In-Reply-To"] = f"<{earlier[0]}>"
         headers["References"] = " ".join(f"<{m}>" for m in reversed(earlier))
-    if automatic:  # RFC 3834: machines must not answer it; Outlook's own auto-replies stay quiet too
-        headers["Auto-Submitted"] = "auto-generated"
+    if automatic:  # RFC 3834 (auto-generated / auto-replied): machines must not answer it, Outlook's neither
+        headers["Auto-Submitted"] = automatic
         headers["X-Auto-Response-Suppress"] = "All"
     return headers
 
@@ -88,7 +88,7 @@ def notify_public_reply(*, ticket: Ticket, message: Message, solved: bool = Fals
 
 def notify_solved(*, ticket: Ticket) -> None:
     """Key ``ticket:{id}:solved:{reopen_count}``: one e-mail per time the ticket is solved."""
-    headers = _threading(ticket, automatic=True)
+    headers = _threading(ticket, automatic="auto-generated")
     for customer, suffix in _recipients(ticket):
         _ticket_mail(
             key=f"ticket:{ticket.pk}:solved:{ticket.reopen_count}{suffix}",
@@ -100,3 +100,18 @@ def notify_solved(*, ticket: Ticket) -> None:
             body=f'Hello {customer.name},\n\nyour request {ticket.reference} "{ticket.subject}" has been solved. '
             "Reply to this e-mail if anything is still wrong and we will pick it up again." + _footer(ticket),
         )
+
+
+def notify_received(*, ticket: Ticket) -> None:
+    """The answer to an e-mail that opened a ticket (RFC 3834 ``auto-replied``): its reference, how to add more."""
+    customer = ticket.requester
+    _ticket_mail(
+        key=f"ticket:{ticket.pk}:received",
+        ticket=ticket,
+        headers=_threading(ticket, automatic="auto-replied"),
+        category="service",
+        customer=customer,
+        subject=f"{_subject(ticket)} (received)",
+        body=f"Hello {customer.name},\n\nwe received your request and gave it the reference {ticket.reference}. "
+        "We will answer by e-mail; to add anything, reply to this message." + _footer(ticket),
+    )
