@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 _SUBJECT_REFERENCE = re.compile(r"\[#(\d{1,12})\]")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _NAME_MAX = Customer._meta.get_field("name").max_length
+_PROCESSED_FIELDS = [
+    "state", "outcome", "ticket", "ticket_message", "text", "automated", "suspicious", "processed_at", "attempts",
+    "last_error",
+]  # fmt: skip
 
 
 def conf(name: str) -> Any:
@@ -153,10 +157,10 @@ def inbound_process(*, inbound_id: int, now: dt.datetime | None = None) -> str:
         except Exception as exc:
             _failed(inbound, exc, now)
             return f"failed: {exc}"
-        inbound.processed_at = now
+        inbound.processed_at = timezone.now()
         inbound.attempts += 1
         inbound.last_error = ""
-        inbound.save()
+        inbound.save(update_fields=_PROCESSED_FIELDS)  # never the raw bytes: they can be megabytes
         return outcome
 
 
@@ -172,7 +176,7 @@ def _failed(inbound: InboundEmail, exc: Exception, now: dt.datetime) -> None:
         delay = conf("INBOUND_RETRY_BASE_SECONDS") * 2 ** (inbound.attempts - 1)
         inbound.next_attempt_at = now + dt.timedelta(seconds=delay)
         transaction.on_commit(lambda: _enqueue(inbound.pk, countdown=delay))
-    inbound.save()
+    inbound.save(update_fields=["attempts", "last_error", "state", "outcome", "next_attempt_at"])
 
 
 def inbound_retry(*, inbound: InboundEmail) -> None:
@@ -230,9 +234,10 @@ def _process(inbound: InboundEmail, now: dt.datetime) -> str:
         return _done(inbound, InboundEmail.State.IGNORED, "ignored: no sender address")
     if not _valid_address(sender.email):
         return _done(inbound, InboundEmail.State.IGNORED, "ignored: the sender's address is not valid")
-    if _is_ours(sender.email):
+    ours = _our_addresses()
+    if _is_ours(sender.email, ours):
         return _done(inbound, InboundEmail.State.IGNORED, "ignored: sent from one of our own addresses")
-    ticket, how = _route(mailbox, parsed)
+    ticket, how = _route(parsed, ours)
     if ticket is None and parsed.automated:
         if parsed.bulk and mailbox.open_tickets_for_bulk:
             pass
@@ -258,11 +263,10 @@ def _process(inbound: InboundEmail, now: dt.datetime) -> str:
     return _new_ticket(inbound, customer, parsed)
 
 
-def _route(mailbox: Mailbox, parsed: ParsedEmail) -> tuple[Ticket | None, str]:
-    recipients = [a.email for a in (*parsed.to, *parsed.cc)]
-    mailboxes = list(Mailbox.objects.filter(is_active=True).values_list("address", flat=True))
-    for address in recipients:
-        for own in mailboxes:
+def _route(parsed: ParsedEmail, ours: set[str]) -> tuple[Ticket | None, str]:
+    tagged = [a.email for a in (*parsed.to, *parsed.cc) if "+" in a.email.partition("@")[0]]
+    for address in tagged:
+        for own in ours:
             ticket_id = ticket_id_from_address(address=address, mailbox_address=own)
             if ticket_id is not None and (ticket := Ticket.objects.filter(pk=ticket_id).first()):
                 return ticket, "reply address"
@@ -285,12 +289,14 @@ def _valid_address(address: str) -> bool:
     return len(address) <= Customer._meta.get_field("email").max_length
 
 
-def _is_ours(address: str) -> bool:
-    if address == _address_of(settings.DEFAULT_FROM_EMAIL):
-        return True
+def _our_addresses() -> set[str]:
+    """Every mailbox's address and the outbound From: mail from them is never a ticket (one query)."""
+    return {*Mailbox.objects.values_list("address", flat=True), _address_of(settings.DEFAULT_FROM_EMAIL)}
+
+
+def _is_ours(address: str, ours: set[str]) -> bool:
     local, _, domain = address.partition("@")
-    base = local.split("+", 1)[0]
-    return Mailbox.objects.filter(address=f"{base}@{domain}").exists()
+    return address in ours or f"{local.split('+', 1)[0]}@{domain}" in ours
 
 
 def _agent(address: str) -> Any:
@@ -331,8 +337,10 @@ def _body(parsed: ParsedEmail, refused: list[str]) -> str:
 
 
 def _remember(message_id: str, ticket: Ticket) -> None:
-    if message_id:
-        MailThreadId.objects.get_or_create(message_id=message_id, defaults={"ticket": ticket, "outbound": False})
+    if message_id:  # one statement; a Message-ID we know already keeps the ticket it first named
+        MailThreadId.objects.bulk_create(
+            [MailThreadId(message_id=message_id, ticket=ticket, outbound=False)], ignore_conflicts=True
+        )
 
 
 def _customer_reply(inbound: InboundEmail, ticket: Ticket, customer: Customer, parsed: ParsedEmail, how: str) -> str:
@@ -382,7 +390,7 @@ def _new_ticket(inbound: InboundEmail, customer: Customer, parsed: ParsedEmail, 
 
     mailbox = inbound.mailbox
     files, refused = _attachments(parsed)
-    ccs = _ccs(mailbox, parsed, customer) if mailbox.cc_recipients and mentions is None else []
+    ccs = _ccs(parsed, customer, _our_addresses()) if mailbox.cc_recipients and mentions is None else []
     subject = parsed.subject or "(no subject)"
     if mentions is not None:
         subject = " ".join(_SUBJECT_REFERENCE.sub("", subject).split()) or "(no subject)"
@@ -440,8 +448,10 @@ def _refusal_notice(mailbox: Mailbox, address: str, parsed: ParsedEmail) -> None
     )
 
 
-def _ccs(mailbox: Mailbox, parsed: ParsedEmail, requester: Customer) -> list[Customer]:
-    people = {a.email: a for a in (*parsed.to, *parsed.cc) if not _is_ours(a.email) and a.email != requester.email}
+def _ccs(parsed: ParsedEmail, requester: Customer, ours: set[str]) -> list[Customer]:
+    people = {
+        a.email: a for a in (*parsed.to, *parsed.cc) if not _is_ours(a.email, ours) and a.email != requester.email
+    }
     people = [a for a in people.values() if _valid_address(a.email)][:20]
     return [customer_get_or_create(email=a.email, name=a.name[:_NAME_MAX])[0] for a in people]
 
@@ -451,7 +461,7 @@ def _too_large(inbound: InboundEmail, raw: bytes) -> str:
 
     mailbox = inbound.mailbox
     head = email_parse(_HEADER_END.split(raw, 1)[0] + b"\r\n\r\n")
-    if head.sender is None or _is_ours(head.sender.email):
+    if head.sender is None or _is_ours(head.sender.email, _our_addresses()):
         return _done(inbound, InboundEmail.State.IGNORED, "ignored: too large and without a usable sender")
     customer = _customer(mailbox, head.sender)
     if customer is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,10 @@ from tickets.inbound.services import inbound_store
 log = logging.getLogger(__name__)
 
 _LOCK_SECONDS = 300
-#: messages fetched per poll of one mailbox; the rest wait for the next poll (every minute)
-POLL_BATCH = 200
+#: messages listed at a time; a poll goes on listing until the mailbox is empty or its time is up
+POLL_BATCH = 500
+#: a poll of one mailbox stops taking new batches after this long (the lock is held for at most _LOCK_SECONDS)
+POLL_BUDGET_SECONDS = 240
 
 
 def mailboxes_poll() -> dict[str, int]:
@@ -68,12 +71,14 @@ def _poll_folder(mailbox: Mailbox) -> int:
     done = folder / "processed"
     done.mkdir(exist_ok=True)
     count = 0
-    for path in sorted(folder.glob("*.eml"))[:POLL_BATCH]:
-        raw = path.read_bytes()
-        if raw.strip():
-            inbound_store(mailbox=mailbox, raw=raw, via=InboundEmail.Via.FOLDER)
-            count += 1
-        shutil.move(str(path), done / path.name)  # only once the row is committed
+    deadline = time.monotonic() + POLL_BUDGET_SECONDS
+    while time.monotonic() < deadline and (batch := sorted(folder.glob("*.eml"))[:POLL_BATCH]):
+        for path in batch:
+            raw = path.read_bytes()
+            if raw.strip():
+                inbound_store(mailbox=mailbox, raw=raw, via=InboundEmail.Via.FOLDER)
+                count += 1
+            shutil.move(str(path), done / path.name)  # only once the row is committed
     return count
 
 
@@ -123,19 +128,29 @@ def _poll_imap(mailbox: Mailbox) -> int:
     from imap_tools import A  # noqa: PLC0415
 
     count = 0
+    deadline = time.monotonic() + POLL_BUDGET_SECONDS
     with _login(mailbox) as box:
-        uids = box.uids(A(seen=False))[:POLL_BATCH]
-        for uid in uids:
-            raw = _fetch_raw(box, uid)
-            if raw is None:
-                continue
-            inbound_store(mailbox=mailbox, raw=raw, via=InboundEmail.Via.IMAP)
-            count += 1
-            # the row is committed: now the server may forget the message
-            if mailbox.after_import == Mailbox.AfterImport.MOVE and mailbox.move_to_folder:
-                box.move(uid, mailbox.move_to_folder)
-            elif mailbox.after_import == Mailbox.AfterImport.DELETE:
-                box.delete(uid)
-            else:
-                box.flag(uid, "\\Seen", True)
+        while time.monotonic() < deadline and (uids := box.uids(A(seen=False))[:POLL_BATCH]):
+            imported = _import_batch(box, mailbox, uids)
+            count += imported
+            if not imported:  # nothing of this batch could be fetched: do not spin on it until the deadline
+                break
+    return count
+
+
+def _import_batch(box: Any, mailbox: Mailbox, uids: list[str]) -> int:
+    count = 0
+    for uid in uids:
+        raw = _fetch_raw(box, uid)
+        if raw is None:
+            continue
+        inbound_store(mailbox=mailbox, raw=raw, via=InboundEmail.Via.IMAP)
+        count += 1
+        # the row is committed: now the server may forget the message
+        if mailbox.after_import == Mailbox.AfterImport.MOVE and mailbox.move_to_folder:
+            box.move(uid, mailbox.move_to_folder)
+        elif mailbox.after_import == Mailbox.AfterImport.DELETE:
+            box.delete(uid)
+        else:
+            box.flag(uid, "\\Seen", True)
     return count

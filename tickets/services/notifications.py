@@ -65,7 +65,9 @@ def _ticket_mail(*, key: str, ticket: Ticket, headers: dict[str, str], **fields:
     """Plan one ticket e-mail and remember its Message-ID, so a reply to it finds this ticket."""
     deliver(key=key, headers=headers, source=f"ticket:{ticket.pk}", **fields)  # type: ignore[arg-type]
     message_id = delivery_message_id(key).strip("<>")
-    MailThreadId.objects.get_or_create(message_id=message_id, defaults={"ticket": ticket, "outbound": True})
+    MailThreadId.objects.bulk_create(
+        [MailThreadId(message_id=message_id, ticket=ticket, outbound=True)], ignore_conflicts=True
+    )
 
 
 def notify_public_reply(*, ticket: Ticket, message: Message, solved: bool = False) -> None:
