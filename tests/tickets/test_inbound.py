@@ -495,3 +495,58 @@ def test_the_ticket_page_reads_no_raw_e_mail_and_no_query_per_message(
     thread_sql = [q["sql"] for q in more.captured_queries if "tickets_inboundemail" in q["sql"]]
     assert thread_sql
     assert not any('"raw"' in sql for sql in thread_sql)
+
+
+# --- the mailbox and inbound-log API ---------------------------------------------------------------------------
+
+
+def test_managers_manage_mailboxes_through_the_api_and_never_read_a_password(api_client_for, queue, agent):
+    manager = api_client_for(ManagerFactory())
+    created = manager.post(
+        "/api/v1/mailboxes/",
+        {"address": "Sales@Example.com", "queue": "support", "source": "imap", "imap_host": "imap.example.com",
+         "imap_user": "sales", "imap_password": "s3cret"},
+        format="json",
+    )  # fmt: skip
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["address"] == "sales@example.com"
+    assert "imap_password" not in body
+    assert "s3cret" not in manager.get("/api/v1/mailboxes/").content.decode()
+    box = Mailbox.objects.get(address="sales@example.com")
+    assert box.imap_password == "s3cret"
+    patched = manager.patch(f"/api/v1/mailboxes/{box.pk}/", {"name": "Sales", "imap_password": ""}, format="json")
+    assert patched.status_code == 200
+    box.refresh_from_db()
+    assert (box.name, box.imap_password) == ("Sales", "s3cret")  # an empty password keeps the stored one
+    bad = manager.post("/api/v1/mailboxes/", {"address": "x@example.com", "queue": "support", "source": "imap"},
+                       format="json")  # fmt: skip
+    assert bad.status_code == 400
+    assert set(bad.json()["extra"]["fields"]) >= {"imap_host", "imap_user", "imap_password"}
+    assert api_client_for(agent).get("/api/v1/mailboxes/").status_code == 403
+
+
+def test_the_inbound_log_lists_downloads_and_retries(api_client_for, deliver_mail, settings, monkeypatch):
+    settings.HELPDESK = {**settings.HELPDESK, "INBOUND_MAX_ATTEMPTS": 1}
+    import tickets.inbound.services as inbound_services
+
+    real_parse = inbound_services.email_parse
+    monkeypatch.setattr(inbound_services, "email_parse", lambda raw: 1 / 0)
+    broken = deliver_mail(mail(subject="Breaks the parser"))
+    monkeypatch.setattr(inbound_services, "email_parse", real_parse)
+    fine = deliver_mail(mail(subject="Fine"))
+    manager = api_client_for(ManagerFactory())
+    listed = manager.get("/api/v1/inbound-emails/").json()["results"]
+    assert [row["id"] for row in listed] == [fine.pk, broken.pk]
+    quarantined = manager.get("/api/v1/inbound-emails/", {"state": "quarantined"}).json()["results"]
+    assert [row["id"] for row in quarantined] == [broken.pk]
+    assert manager.get("/api/v1/inbound-emails/", {"state": "nope"}).status_code == 400
+    raw = manager.get(quarantined[0]["raw_url"])
+    assert raw.content == bytes(broken.raw)
+    assert manager.post(f"/api/v1/inbound-emails/{fine.pk}/retry/").status_code == 400  # nothing to retry
+    with_commit = manager.post(f"/api/v1/inbound-emails/{broken.pk}/retry/")
+    assert with_commit.status_code == 202
+    inbound_process(inbound_id=broken.pk)
+    broken.refresh_from_db()
+    assert broken.state == "processed"
+    assert manager.get("/api/v1/inbound-emails/999999/raw/").status_code == 404
