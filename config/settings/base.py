@@ -192,6 +192,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "TicketStatusEnum": "tickets.models.Status",
+        "InboundEmailStateEnum": "tickets.inbound.models.InboundEmail.State",
+        "PlaybookRunStateEnum": "playbooks.models.RunState",
         "TicketSettableStatusEnum": "tickets.api.serializers.SETTABLE_STATUS_CHOICES",
         "TicketChannelEnum": "tickets.models.Channel",
         "TicketKindEnum": "tickets.models.Kind",
