@@ -5,8 +5,9 @@ the IMAP flag, move or delete, or the file's move to ``processed/``. A crash bet
 the message at the source, and the next poll stores it again as the same row (its Message-ID), so
 nothing is lost and nothing is processed twice.
 
-One poll of a mailbox at a time: a cache lock per mailbox (Redis, or files under ``var/`` on the
-embedded default, shared by every process of the machine), held for at most ``_LOCK_SECONDS``.
+One poll of a mailbox at a time: a PostgreSQL advisory lock per mailbox (released by the server when the
+holder dies), or on the embedded default a cache entry (files under ``var/``, shared by the machine's
+processes) that expires after ``_LOCK_SECONDS``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 
 from tickets.inbound.models import InboundEmail, Mailbox
@@ -36,15 +41,39 @@ def mailboxes_poll() -> dict[str, int]:
     stored = 0
     polled = 0
     for mailbox in Mailbox.objects.filter(is_active=True, source__in=[Mailbox.Source.IMAP, Mailbox.Source.FOLDER]):
-        lock = f"helpdesk:mailbox-poll:{mailbox.pk}"
-        if not cache.add(lock, "1", timeout=_LOCK_SECONDS):
-            continue  # another process is polling this mailbox
-        try:
+        with _poll_lock(mailbox) as locked:
+            if not locked:
+                continue  # another process is polling this mailbox
             stored += mailbox_poll(mailbox)
             polled += 1
-        finally:
-            cache.delete(lock)
     return {"polled": polled, "stored": stored}
+
+
+@contextmanager
+def _poll_lock(mailbox: Mailbox) -> Iterator[bool]:
+    """One poll of a mailbox at a time, across processes and machines.
+
+    On PostgreSQL a session advisory lock: the server drops it the moment the holder's connection dies, so
+    a worker killed mid-poll blocks nobody. Elsewhere (SQLite, one machine) a cache entry that expires."""
+    if connection.vendor == "postgresql":
+        key = zlib.crc32(f"helpdesk.mailbox-poll.{mailbox.pk}".encode())
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            locked = bool(cursor.fetchone()[0])
+        try:
+            yield locked
+        finally:
+            if locked:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        return
+    lock = f"helpdesk:mailbox-poll:{mailbox.pk}"
+    locked = cache.add(lock, "1", timeout=_LOCK_SECONDS)
+    try:
+        yield locked
+    finally:
+        if locked:
+            cache.delete(lock)
 
 
 def mailbox_poll(mailbox: Mailbox) -> int:
