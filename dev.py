@@ -116,6 +116,8 @@ def up() -> None:
     API schema       {base}/api/schema/   (browsable docs at {base}/api/docs/)
     Health           {base}/healthz
     Outgoing e-mail  {ROOT / "var" / "mail"}
+    Incoming e-mail  drop an .eml file into {ROOT / "var" / "inbox"} (picked up within a minute),
+                     or: .venv/bin/python manage.py mail_inbound < message.eml
 
   Demo sign-ins (password: demo)
     manager   manager@example.com   (agent workspace and admin)

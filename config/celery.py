@@ -37,6 +37,7 @@ app.conf.beat_schedule = {
     "outreach.link_incident_tickets": {"task": "outreach.link_incident_tickets", "schedule": 30.0},
     "outreach.release_held_deliveries": {"task": "outreach.release_held_deliveries", "schedule": 60.0},
     "tickets.sla_scan": {"task": "tickets.sla_scan", "schedule": 60.0},
+    "tickets.poll_mailboxes": {"task": "tickets.poll_mailboxes", "schedule": 60.0},
     "tickets.autoclose": {"task": "tickets.autoclose", "schedule": crontab(minute=7)},
     "customers.rollup_events": {"task": "customers.rollup_events", "schedule": 5 * 60.0},
     "customers.prune_events": {"task": "customers.prune_events", "schedule": crontab(hour=3, minute=17)},

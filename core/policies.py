@@ -24,6 +24,9 @@ customer.edit          change a customer record (name, e-mail, organization)    
 organization.edit      change organizations and their e-mail domains (who shares   no     yes
                        tickets with whom)
 agent.invite           invite agents and managers, set their queues and role       no     yes
+mailbox.edit           add and change mailboxes (support addresses, IMAP log-ins)  no     yes
+mail.inbound           hand raw e-mail to the help desk (``POST /api/v1/inbound/``) no     yes
+                       and retry failed or quarantined messages
 =====================  ==========================================================  =====  =======
 
 \\* granted to the agents of the "On call" group, or to anyone given ``outreach.declare_incident``.
@@ -60,6 +63,8 @@ CAPABILITIES: dict[str, Capability] = {
     "customer.edit": Capability("customers.change_customer", "edit customer records"),
     "organization.edit": Capability("customers.change_organization", "edit organizations and their domains"),
     "agent.invite": Capability("core.invite_agent", "invite agents and change their queues or role"),
+    "mailbox.edit": Capability("tickets.change_mailbox", "add or change mailboxes"),
+    "mail.inbound": Capability("tickets.add_inboundemail", "hand e-mail to the help desk or retry it"),
 }
 
 

@@ -114,6 +114,7 @@ def _role_permissions(request):
         "core.migrations.0003_capabilities",
         "customers.migrations.0004_capabilities",
         "outreach.migrations.0004_capabilities",
+        "tickets.migrations.0010_mailbox_permissions",
     ):
         migration = importlib.import_module(module)
         for operation in migration.Migration.operations:

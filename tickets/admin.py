@@ -216,3 +216,7 @@ class TicketViewerAdmin(ReadOnlyAdmin):
     list_display = ["ticket", "agent", "last_seen_at"]
     search_fields = ["=ticket__number", "agent__email"]
     list_select_related = ["ticket", "agent"]
+
+
+# the e-mail channel's admin pages (mailboxes, the inbound log)
+import tickets.inbound.admin  # noqa: E402, F401

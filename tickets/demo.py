@@ -8,8 +8,10 @@ import contextlib
 import datetime as dt
 import random
 from collections.abc import Iterator
+from email.utils import parseaddr
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from core.models import User
@@ -18,6 +20,7 @@ from tickets.models import (
     BusinessCalendar,
     CustomField,
     Macro,
+    Mailbox,
     Queue,
     QueueMembership,
     SLAPolicy,
@@ -134,7 +137,20 @@ def _setup(agents: list[User]) -> dict[str, Queue]:
         defaults={"body": "Escalated to the technical team.", "is_internal": True, "set_queue": queues["technical"],
                   "set_priority": "high"},
     )  # fmt: skip
+    _mailbox(queues["technical"])
     return queues
+
+
+def _mailbox(queue: Queue) -> Mailbox:
+    """The support address (the outbound From) takes anyone's mail from the drop folder ``var/inbox/``."""
+    inbox = settings.VAR_DIR / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower()
+    mailbox, _ = Mailbox.objects.get_or_create(
+        address=address,
+        defaults={"name": "Support", "queue": queue, "source": Mailbox.Source.FOLDER, "folder_path": str(inbox)},
+    )
+    return mailbox
 
 
 def load(out: Any) -> None:

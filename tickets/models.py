@@ -554,6 +554,7 @@ class TicketEvent(models.Model):
         AUTO_CLOSED = "auto_closed", "Closed automatically"
         FOLLOW_UP = "follow_up", "Follow-up created"
         RATED = "rated", "Satisfaction rated"
+        MENTIONED = "mentioned", "Mentions another ticket"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -715,3 +716,7 @@ class TicketViewer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} on {self.ticket_id}"
+
+
+# the e-mail channel's models live beside its code; imported here so that Django finds them in this app
+from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId  # noqa: E402, F401

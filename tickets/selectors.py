@@ -34,6 +34,7 @@ from tickets.models import (
     UNSOLVED_STATUSES,
     Attachment,
     CustomField,
+    InboundEmail,
     Kind,
     Macro,
     Message,
@@ -349,8 +350,19 @@ def ticket_thread(*, ticket: Ticket, viewer: Any) -> QuerySet[Message]:
         .order_by("created_at", "id")
     )
     if not is_agent(viewer):
-        qs = qs.filter(is_internal=False)
-    return qs
+        return qs.filter(is_internal=False)
+    # agents see how an e-mail arrived (automatic? failed DKIM?) and can unfold its full text; not its bytes
+    return qs.select_related("inbound_email").defer("inbound_email__raw")
+
+
+def message_original_for(*, viewer: Any, ticket: Ticket, message_id: int) -> InboundEmail:
+    """The stored e-mail a message came from, raw bytes included: agents who see the ticket only."""
+    if not is_agent(viewer):
+        raise Http404("No such message.")
+    inbound = InboundEmail.objects.filter(ticket_message_id=message_id, ticket_message__ticket=ticket).first()
+    if inbound is None:
+        raise Http404("No such message.")
+    return inbound
 
 
 def ticket_timeline(*, ticket: Ticket, viewer: Any) -> QuerySet[TicketEvent]:

@@ -26,6 +26,11 @@ agent_urlpatterns = [
         name="agent-message-split",
     ),
     path(
+        "tickets/<int:ticket_id>/messages/<int:message_id>/original.eml",
+        views.message_original_view,
+        name="agent-message-original",
+    ),
+    path(
         "tickets/<int:ticket_id>/attachments/<int:attachment_id>/",
         views.attachment_view,
         name="agent-attachment",

@@ -41,6 +41,7 @@ from tickets.selectors import (
     custom_fields_active,
     macro_get_for,
     macros_for,
+    message_original_for,
     queues_active,
     queues_for,
     saved_view_get_for,
@@ -550,6 +551,18 @@ def attachment_view(request: AuthedRequest, ticket_id: int, attachment_id: int) 
     if attachment.message.ticket_id != ticket.pk:
         raise Http404("No such attachment.")
     return attachment_response(attachment)
+
+
+@agent_required
+def message_original_view(request: AuthedRequest, ticket_id: int, message_id: int) -> HttpResponse:
+    """The e-mail a message came from, as it arrived: always a download, never rendered in our origin."""
+    ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+    inbound = message_original_for(viewer=request.user, ticket=ticket, message_id=message_id)
+    response = HttpResponse(bytes(inbound.raw), content_type="message/rfc822")
+    response["Content-Disposition"] = f'attachment; filename="{ticket.number}-message-{message_id}.eml"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 def attachment_response(attachment: Any) -> FileResponse:

@@ -192,6 +192,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "TicketStatusEnum": "tickets.models.Status",
+        "InboundEmailStateEnum": "tickets.inbound.models.InboundEmail.State",
         "TicketSettableStatusEnum": "tickets.api.serializers.SETTABLE_STATUS_CHOICES",
         "TicketChannelEnum": "tickets.models.Channel",
         "TicketKindEnum": "tickets.models.Kind",
@@ -266,6 +267,12 @@ HELPDESK = {
     "EVENT_ROLLUP_OVERLAP_SECONDS": env.int("HELPDESK_EVENT_ROLLUP_OVERLAP_SECONDS", default=300),
     "PLAYBOOK_ADVANCE_BATCH": env.int("HELPDESK_PLAYBOOK_ADVANCE_BATCH", default=500),
     # tickets
+    # inbound e-mail (tickets.inbound)
+    "INBOUND_MAX_BYTES": env.int("HELPDESK_INBOUND_MAX_BYTES", default=25 * 1024 * 1024),
+    "INBOUND_MAX_ATTEMPTS": env.int("HELPDESK_INBOUND_MAX_ATTEMPTS", default=5),
+    "INBOUND_RETRY_BASE_SECONDS": env.float("HELPDESK_INBOUND_RETRY_BASE_SECONDS", default=60.0),
+    # automatic answers to one address an hour (acknowledgments, "known customers only" notices): stops loops
+    "INBOUND_AUTO_REPLIES_PER_HOUR": env.int("HELPDESK_INBOUND_AUTO_REPLIES_PER_HOUR", default=5),
     "ATTACHMENT_MAX_BYTES": env.int("HELPDESK_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024),
     "ATTACHMENT_CONTENT_TYPES": env.list(
         "HELPDESK_ATTACHMENT_CONTENT_TYPES",

@@ -17,6 +17,7 @@ from customers.services.deliveries import (
     deliveries_retry,
     deliveries_send,
     deliveries_sweep,
+    delivery_message_id,
 )
 from customers.services.events import EventIngestResult, EventResult, customer_events_ingest
 from customers.services.holds import deliveries_expire_held, deliveries_release
@@ -39,6 +40,7 @@ __all__ = [
     "deliveries_retry",
     "deliveries_send",
     "deliveries_sweep",
+    "delivery_message_id",
     "events_prune",
     "events_rollup",
     "user_email_verify",

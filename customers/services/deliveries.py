@@ -297,10 +297,15 @@ def _classify(exc: Exception) -> type[Exception]:
     return _Permanent
 
 
-def _message_id(delivery: Delivery) -> str:
-    digest = hashlib.sha256(delivery.idempotency_key.encode()).hexdigest()[:32]
+def delivery_message_id(key: str) -> str:
+    """The Message-ID (with brackets) of the e-mail planned under ``key``: every attempt carries the same one."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(">").strip() or "helpdesk.localhost"
     return f"<{digest}@{domain}>"
+
+
+def _message_id(delivery: Delivery) -> str:
+    return delivery_message_id(delivery.idempotency_key)
 
 
 def build_email(delivery: Delivery, connection: Any = None) -> EmailMultiAlternatives:

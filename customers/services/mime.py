@@ -67,10 +67,13 @@ def email_envelope(
     """The envelope sender, the recipients and the message of one delivery."""
     encoding = settings.DEFAULT_CHARSET
     sender = _from(settings.DEFAULT_FROM_EMAIL, encoding)
+    headers = dict(headers)
+    # a row may name its own From (a queue's mailbox, an agent's name); the envelope sender stays ours
+    shown_from = _from(headers.pop("From"), encoding) if headers.get("From") else sender
     to = _address(recipient, encoding)
     top = [
         _header("Subject", subject),
-        f"From: {sender}",
+        f"From: {shown_from}",
         f"To: {to}",
         f"Date: {formatdate(localtime=settings.EMAIL_USE_LOCALTIME)}",
         f"Message-ID: {message_id}",

@@ -1,10 +1,16 @@
 """Customer e-mail about tickets, planned as ``Delivery`` rows in the caller's transaction."""
 
+from email.utils import formataddr, parseaddr
+
 from django.conf import settings
 
 from customers.models import Customer
-from customers.services import deliver
-from tickets.models import Message, Ticket
+from customers.services import deliver, delivery_message_id
+from tickets.inbound.addresses import reply_address
+from tickets.models import Mailbox, MailThreadId, Message, Ticket
+
+#: Message-IDs of a ticket named in References: enough for any client to thread, bounded in size
+REFERENCES_KEPT = 10
 
 
 def _subject(ticket: Ticket) -> str:
@@ -25,32 +31,89 @@ def _recipients(ticket: Ticket) -> list[tuple[Customer, str]]:
     return people
 
 
+def ticket_mailbox(ticket: Ticket) -> Mailbox | None:
+    """The mailbox ticket e-mail goes out from: the queue's, else the one of the From address."""
+    mailbox = ticket.queue.mailboxes.filter(is_active=True).order_by("pk").first()
+    if mailbox is None:
+        mailbox = Mailbox.objects.filter(address=parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower()).first()
+    return mailbox
+
+
+def _threading(ticket: Ticket, *, sender_name: str = "", automatic: str = "") -> dict[str, str]:
+    """Headers that thread the conversation in mail clients and bring replies back to this ticket."""
+    headers = {"X-Helpdesk-Ticket": ticket.reference}
+    mailbox = ticket_mailbox(ticket)
+    if mailbox is not None:
+        name = f"{sender_name} ({mailbox.name or 'Support'})" if sender_name else (mailbox.name or "")
+        headers["From"] = formataddr((name, mailbox.address)) if name else mailbox.address
+        headers["Reply-To"] = reply_address(mailbox_address=mailbox.address, ticket_id=ticket.pk)
+    earlier = list(
+        MailThreadId.objects.filter(ticket=ticket)
+        .order_by("-created_at", "-id")
+        .values_list("message_id", flat=True)[:REFERENCES_KEPT]
+    )
+    if earlier:
+        headers["In-Reply-To"] = f"<{earlier[0]}>"
+        headers["References"] = " ".join(f"<{m}>" for m in reversed(earlier))
+    if automatic:  # RFC 3834 (auto-generated / auto-replied): machines must not answer it, Outlook's neither
+        headers["Auto-Submitted"] = automatic
+        headers["X-Auto-Response-Suppress"] = "All"
+    return headers
+
+
+def _ticket_mail(*, key: str, ticket: Ticket, headers: dict[str, str], **fields: object) -> None:
+    """Plan one ticket e-mail and remember its Message-ID, so a reply to it finds this ticket."""
+    deliver(key=key, headers=headers, source=f"ticket:{ticket.pk}", **fields)  # type: ignore[arg-type]
+    message_id = delivery_message_id(key).strip("<>")
+    MailThreadId.objects.bulk_create(
+        [MailThreadId(message_id=message_id, ticket=ticket, outbound=True)], ignore_conflicts=True
+    )
+
+
 def notify_public_reply(*, ticket: Ticket, message: Message, solved: bool = False) -> None:
     """One row per recipient; key ``ticket:{id}:message:{message_id}`` for the requester."""
     status_line = "\n\nWe consider this request solved. Reply if anything is still wrong." if solved else ""
+    author = message.author_user.name if message.author_user_id and message.author_user.name else ""
+    headers = _threading(ticket, sender_name=author)
     for customer, suffix in _recipients(ticket):
-        deliver(
+        _ticket_mail(
             key=f"ticket:{ticket.pk}:message:{message.pk}{suffix}",
+            ticket=ticket,
+            headers=headers,
             category="service",
             customer=customer,
             subject=_subject(ticket),
             body=message.body + status_line + _footer(ticket),
             html_body=message.body_html,
-            headers={"X-Helpdesk-Ticket": ticket.reference},
-            source=f"ticket:{ticket.pk}",
         )
 
 
 def notify_solved(*, ticket: Ticket) -> None:
     """Key ``ticket:{id}:solved:{reopen_count}``: one e-mail per time the ticket is solved."""
+    headers = _threading(ticket, automatic="auto-generated")
     for customer, suffix in _recipients(ticket):
-        deliver(
+        _ticket_mail(
             key=f"ticket:{ticket.pk}:solved:{ticket.reopen_count}{suffix}",
+            ticket=ticket,
+            headers=headers,
             category="service",
             customer=customer,
             subject=f"{_subject(ticket)} (solved)",
             body=f'Hello {customer.name},\n\nyour request {ticket.reference} "{ticket.subject}" has been solved. '
             "Reply to this e-mail if anything is still wrong and we will pick it up again." + _footer(ticket),
-            headers={"X-Helpdesk-Ticket": ticket.reference},
-            source=f"ticket:{ticket.pk}",
         )
+
+
+def notify_received(*, ticket: Ticket) -> None:
+    """The answer to an e-mail that opened a ticket (RFC 3834 ``auto-replied``): its reference, how to add more."""
+    customer = ticket.requester
+    _ticket_mail(
+        key=f"ticket:{ticket.pk}:received",
+        ticket=ticket,
+        headers=_threading(ticket, automatic="auto-replied"),
+        category="service",
+        customer=customer,
+        subject=f"{_subject(ticket)} (received)",
+        body=f"Hello {customer.name},\n\nwe received your request and gave it the reference {ticket.reference}. "
+        "We will answer by e-mail; to add anything, reply to this message." + _footer(ticket),
+    )

@@ -535,6 +535,10 @@ def ticket_system_reply(*, ticket: Ticket, body: str, status: str | None = None)
     return message
 
 
+def ticket_customer_may_reply(*, ticket: Ticket, customer: Customer) -> bool:
+    return _may_reply(ticket, customer)
+
+
 def _may_reply(ticket: Ticket, customer: Customer) -> bool:
     """The requester, the people in copy, and colleagues where the organization shares its tickets."""
     if customer.pk == ticket.requester_id or ticket.ccs.filter(pk=customer.pk).exists():
@@ -555,8 +559,12 @@ def ticket_customer_reply(
     attachments: Sequence[Any] = (),
     channel: str = Channel.EMAIL,
     expected_version: int | None = None,
+    automated: bool = False,
 ) -> Message:
     """A customer's message. ``pending``/``on_hold``/``solved`` go back to ``open``.
+
+    ``automated`` (an out-of-office or other machine-written reply, RFC 3834) is stored on the ticket but
+    changes nothing: no reopening, no SLA clock, no follow-up ticket for a closed one.
 
     On a closed ticket it opens a new ticket linked to it (``follow_up_of``) and returns that ticket's message;
     on a merged one it lands on the ticket it was merged into.
@@ -570,10 +578,13 @@ def ticket_customer_reply(
         # ticket, it opens a follow-up of the (closed) source instead of landing in front of that customer
         if not target.is_closed and _may_reply(target, customer):
             return ticket_customer_reply(
-                ticket=target, body=body, customer=customer, attachments=attachments, channel=channel
-            )
+                ticket=target, body=body, customer=customer, attachments=attachments, channel=channel,
+                automated=automated,
+            )  # fmt: skip
     if not _may_reply(locked, customer):
         raise ApplicationError("Only the requester and the people in copy can reply to this ticket.")
+    if locked.is_closed and automated:
+        raise ApplicationError("A closed ticket takes no automatic replies.")
     if locked.is_closed:
         follow_up = ticket_create(
             requester=customer,
@@ -598,9 +609,10 @@ def ticket_customer_reply(
         channel=channel,
         files=attachments,
     )
-    if locked.status in (Status.PENDING, Status.ON_HOLD, Status.SOLVED):
-        _set_status(change, Status.OPEN)
-    sla.sla_customer_replied(change)
+    if not automated:
+        if locked.status in (Status.PENDING, Status.ON_HOLD, Status.SOLVED):
+            _set_status(change, Status.OPEN)
+        sla.sla_customer_replied(change)
     change.save()
     return message
 

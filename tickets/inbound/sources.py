@@ -1,0 +1,185 @@
+"""Where mail comes from when nobody pushes it to us: IMAP mailboxes and drop folders, polled by beat.
+
+Each message is stored (and committed) by ``inbound_store`` before the source is told it was taken:
+the IMAP flag, move or delete, or the file's move to ``processed/``. A crash between the two leaves
+the message at the source, and the next poll stores it again as the same row (its Message-ID), so
+nothing is lost and nothing is processed twice.
+
+One poll of a mailbox at a time: a PostgreSQL advisory lock per mailbox (released by the server when the
+holder dies), or on the embedded default a cache entry (files under ``var/``, shared by the machine's
+processes) that expires after ``_LOCK_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+from tickets.inbound.models import InboundEmail, Mailbox
+from tickets.inbound.services import inbound_store
+
+log = logging.getLogger(__name__)
+
+_LOCK_SECONDS = 300
+#: messages listed at a time; a poll goes on listing until the mailbox is empty or its time is up
+POLL_BATCH = 500
+#: a poll of one mailbox stops taking new batches after this long (the lock is held for at most _LOCK_SECONDS)
+POLL_BUDGET_SECONDS = 240
+
+
+def mailboxes_poll() -> dict[str, int]:
+    stored = 0
+    polled = 0
+    for mailbox in Mailbox.objects.filter(is_active=True, source__in=[Mailbox.Source.IMAP, Mailbox.Source.FOLDER]):
+        with _poll_lock(mailbox) as locked:
+            if not locked:
+                continue  # another process is polling this mailbox
+            stored += mailbox_poll(mailbox)
+            polled += 1
+    return {"polled": polled, "stored": stored}
+
+
+@contextmanager
+def _poll_lock(mailbox: Mailbox) -> Iterator[bool]:
+    """One poll of a mailbox at a time, across processes and machines.
+
+    On PostgreSQL a session advisory lock: the server drops it the moment the holder's connection dies, so
+    a worker killed mid-poll blocks nobody. Elsewhere (SQLite, one machine) a cache entry that expires."""
+    if connection.vendor == "postgresql":
+        key = zlib.crc32(f"helpdesk.mailbox-poll.{mailbox.pk}".encode())
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            locked = bool(cursor.fetchone()[0])
+        try:
+            yield locked
+        finally:
+            if locked:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        return
+    lock = f"helpdesk:mailbox-poll:{mailbox.pk}"
+    locked = cache.add(lock, "1", timeout=_LOCK_SECONDS)
+    try:
+        yield locked
+    finally:
+        if locked:
+            cache.delete(lock)
+
+
+def mailbox_poll(mailbox: Mailbox) -> int:
+    """Fetch one mailbox now; records the error on the mailbox instead of raising."""
+    try:
+        count = _poll_folder(mailbox) if mailbox.source == Mailbox.Source.FOLDER else _poll_imap(mailbox)
+    except Exception as exc:
+        log.warning("polling %s failed: %s", mailbox, exc)
+        Mailbox.objects.filter(pk=mailbox.pk).update(
+            last_polled_at=timezone.now(), last_poll_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        return 0
+    Mailbox.objects.filter(pk=mailbox.pk).update(last_polled_at=timezone.now(), last_poll_error="")
+    return count
+
+
+# drop folder ---------------------------------------------------------------------------------------------
+
+
+def _poll_folder(mailbox: Mailbox) -> int:
+    folder = Path(mailbox.folder_path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"the drop folder {folder} does not exist")
+    done = folder / "processed"
+    done.mkdir(exist_ok=True)
+    count = 0
+    deadline = time.monotonic() + POLL_BUDGET_SECONDS
+    while time.monotonic() < deadline and (batch := sorted(folder.glob("*.eml"))[:POLL_BATCH]):
+        for path in batch:
+            raw = path.read_bytes()
+            if raw.strip():
+                inbound_store(mailbox=mailbox, raw=raw, via=InboundEmail.Via.FOLDER)
+                count += 1
+            shutil.move(str(path), done / path.name)  # only once the row is committed
+    return count
+
+
+# IMAP ---------------------------------------------------------------------------------------------------
+
+
+def _imap_client(mailbox: Mailbox) -> Any:
+    from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted  # noqa: PLC0415
+
+    security = mailbox.imap_security
+    if security == Mailbox.ImapSecurity.SSL:
+        return MailBox(mailbox.imap_host, mailbox.imap_port or 993, timeout=30)
+    if security == Mailbox.ImapSecurity.STARTTLS:
+        return MailBoxStartTls(mailbox.imap_host, mailbox.imap_port or 143, timeout=30)
+    return MailBoxUnencrypted(mailbox.imap_host, mailbox.imap_port or 143, timeout=30)
+
+
+def _login(mailbox: Mailbox) -> Any:
+    return _imap_client(mailbox).login(mailbox.imap_user, mailbox.imap_password, initial_folder=mailbox.imap_folder)
+
+
+def imap_test_connection(mailbox: Mailbox) -> str:
+    """Log in and count the folder's messages: what the admin's "test connection" reports."""
+    from imap_tools import A  # noqa: PLC0415
+
+    with _login(mailbox) as box:
+        total = len(box.uids(A(all=True)))
+        unseen = len(box.uids(A(seen=False)))
+    return (
+        f"Connected to {mailbox.imap_host} as {mailbox.imap_user}: "
+        f"{total} messages in {mailbox.imap_folder}, {unseen} unread."
+    )
+
+
+def _fetch_raw(box: Any, uid: str) -> bytes | None:
+    """The message's bytes exactly as the server holds them (BODY.PEEK: not marked seen by fetching)."""
+    status, data = box.client.uid("FETCH", uid, "(BODY.PEEK[])")
+    if status != "OK":
+        return None
+    for item in data:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes):
+            return item[1]
+    return None
+
+
+def _poll_imap(mailbox: Mailbox) -> int:
+    from imap_tools import A  # noqa: PLC0415
+
+    count = 0
+    deadline = time.monotonic() + POLL_BUDGET_SECONDS
+    with _login(mailbox) as box:
+        while time.monotonic() < deadline and (uids := box.uids(A(seen=False))[:POLL_BATCH]):
+            imported = _import_batch(box, mailbox, uids)
+            count += imported
+            if not imported:  # nothing of this batch could be fetched: do not spin on it until the deadline
+                break
+    return count
+
+
+def _import_batch(box: Any, mailbox: Mailbox, uids: list[str]) -> int:
+    count = 0
+    for uid in uids:
+        raw = _fetch_raw(box, uid)
+        if raw is None:
+            continue
+        inbound_store(mailbox=mailbox, raw=raw, via=InboundEmail.Via.IMAP)
+        count += 1
+        # the row is committed: now the server may forget the message
+        if mailbox.after_import == Mailbox.AfterImport.MOVE and mailbox.move_to_folder:
+            box.move(uid, mailbox.move_to_folder)
+        elif mailbox.after_import == Mailbox.AfterImport.DELETE:
+            box.delete(uid)
+        else:
+            box.flag(uid, "\\Seen", True)
+    return count

@@ -1,0 +1,222 @@
+"""Benchmark: e-mail in, from a drop folder or a real IMAP server, parsed and routed by one process.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/inbound_bench DJANGO_SECRET_KEY=bench \\
+      .venv/bin/python manage.py bench_inbound --messages 10000 --source folder --poll-interval 10
+    ... --source imap --imap-port 10143 --imap-user support@example.com --imap-password secret
+
+A writer drops a realistic mix (new requests, quoted replies to tickets we answered, HTML-only mail,
+attachments, out-of-office replies, bounces) at ``--rate`` messages a second while this process polls
+every ``--poll-interval`` seconds and processes what it stored, as a worker with beat would (tasks run
+inline: one process does everything). Reported: messages per second processed (parse + route + write),
+the median and p95 time one message takes, and the median and p95 time from a message landing in the
+mailbox to its ticket being visible (target: p95 within the poll interval plus 5 s).
+"""
+
+from __future__ import annotations
+
+import imaplib
+import random
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from config.celery import app as celery_app
+from customers.models import Customer
+from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
+from tickets.inbound.sources import mailbox_poll
+from tickets.models import Queue, Ticket
+
+MIX = [("new", 40), ("reply", 30), ("html", 10), ("attachment", 10), ("auto", 5), ("bounce", 5)]
+QUOTE = "\n".join(f"> line {n} of what we wrote before, quoted back at us" for n in range(30))
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + b"0" * 40_000
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+class Command(BaseCommand):
+    help = "Messages per second and landing-to-visible time of inbound e-mail (a database whose name has 'bench')."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--messages", type=int, default=10_000)
+        parser.add_argument("--rate", type=float, default=300.0, help="messages landing per second")
+        parser.add_argument("--poll-interval", type=float, default=10.0)
+        parser.add_argument("--source", choices=["folder", "imap"], default="folder")
+        parser.add_argument("--imap-port", type=int, default=10143)
+        parser.add_argument("--imap-user", default="support@example.com")
+        parser.add_argument("--imap-password", default="secret")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if "bench" not in str(connection.settings_dict["NAME"]):
+            raise CommandError("Run it against a database whose name has 'bench' (it creates thousands of tickets).")
+        celery_app.conf.task_always_eager = True  # one process: each stored message is processed at once
+        rng = random.Random(42)
+        folder = Path(tempfile.mkdtemp(prefix="bench-inbox-"))
+        mailbox = self._mailbox(options, folder)
+        replies_to = self._answered_tickets(mailbox.queue, 200)
+        landed: dict[str, float] = {}
+        kinds: dict[str, str] = {}
+        messages = [self._message(n, rng, replies_to, kinds) for n in range(options["messages"])]
+        writer = threading.Thread(target=self._land, args=(messages, options, folder, landed), daemon=True)
+        started = time.monotonic()
+        writer.start()
+        busy = 0.0
+        while writer.is_alive() or self._waiting(options, folder, mailbox):
+            t0 = time.monotonic()
+            mailbox_poll(mailbox)
+            busy += time.monotonic() - t0
+            time.sleep(max(0.0, options["poll_interval"] - (time.monotonic() - t0)))
+        elapsed = time.monotonic() - started
+        self._report(options, landed, kinds, busy, elapsed)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    # set-up ------------------------------------------------------------------------------------------------
+
+    def _mailbox(self, options: dict[str, Any], folder: Path) -> Mailbox:
+        queue, _ = Queue.objects.get_or_create(slug="bench-inbound", defaults={"name": "Bench inbound"})
+        Mailbox.objects.filter(address="bench-support@helpdesk.localhost").delete()
+        fields: dict[str, Any] = {"source": Mailbox.Source.FOLDER, "folder_path": str(folder)}
+        if options["source"] == "imap":
+            fields = {
+                "source": Mailbox.Source.IMAP, "imap_host": "127.0.0.1", "imap_port": options["imap_port"],
+                "imap_security": Mailbox.ImapSecurity.NONE, "imap_user": options["imap_user"],
+                "imap_password": options["imap_password"],
+            }  # fmt: skip
+        return Mailbox.objects.create(address="bench-support@helpdesk.localhost", queue=queue, **fields)
+
+    def _answered_tickets(self, queue: Queue, count: int) -> list[tuple[str, str]]:
+        """(customer e-mail, Message-ID we sent): tickets that replies in the mix answer."""
+        from tickets.services import ticket_create  # noqa: PLC0415
+
+        pairs = []
+        for n in range(count):
+            customer, _ = Customer.objects.get_or_create(
+                email=f"bench-reply{n}@math.example", defaults={"name": f"R{n}"}
+            )
+            ticket = ticket_create(requester=customer, subject=f"Bench ticket {n}", body="Help", queue=queue)
+            message_id = f"bench-sent-{ticket.pk}@helpdesk.localhost"
+            MailThreadId.objects.get_or_create(message_id=message_id, defaults={"ticket": ticket, "outbound": True})
+            pairs.append((customer.email, message_id))
+        return pairs
+
+    def _message(self, n: int, rng: random.Random, replies_to: list[tuple[str, str]], kinds: dict[str, str]) -> bytes:
+        kind = rng.choices([k for k, _ in MIX], weights=[w for _, w in MIX])[0]
+        message = EmailMessage()
+        message_id = f"bench-{n}-{rng.getrandbits(32):x}@math.example"
+        kinds[message_id] = kind
+        message["Message-ID"] = f"<{message_id}>"
+        message["To"] = "bench-support@helpdesk.localhost"
+        message["Date"] = "Tue, 01 Dec 2026 10:00:00 +0000"
+        sender = f"bench-new{n % 3000}@math.example"
+        if kind == "reply":
+            sender, sent_id = rng.choice(replies_to)
+            message["In-Reply-To"] = f"<{sent_id}>"
+            message["Subject"] = "Re: Bench ticket"
+            message.set_content(
+                f"Thanks, still broken ({n}).\n\nOn Tue, Dec 1, 2026 at 10:00 AM Support wrote:\n{QUOTE}"
+            )
+        elif kind == "html":
+            message["Subject"] = f"HTML only {n}"
+            message.set_content(f"<html><body><p>Hello,</p><p>the <b>export</b> fails ({n}).</p></body></html>",
+                                subtype="html")  # fmt: skip
+        elif kind == "attachment":
+            message["Subject"] = f"Invoice {n}"
+            message.set_content("See the attached invoice.")
+            message.add_attachment(PDF, maintype="application", subtype="pdf", filename=f"invoice-{n}.pdf")
+        elif kind == "auto":
+            sender, sent_id = rng.choice(replies_to)
+            message["In-Reply-To"] = f"<{sent_id}>"
+            message["Auto-Submitted"] = "auto-replied"
+            message["Subject"] = "Out of office"
+            message.set_content("I am away until Monday.")
+        elif kind == "bounce":
+            sender = "MAILER-DAEMON@mx.example.net"
+            message["Subject"] = "Undelivered Mail Returned to Sender"
+            message.set_content("This is the mail system at host mx.example.net.")
+            message.make_mixed()
+            status = EmailMessage()
+            status.set_content(
+                "Reporting-MTA: dns; mx.example.net\n\nFinal-Recipient: rfc822; gone@client.example\n"
+                "Action: failed\nStatus: 5.1.1\n"
+            )
+            message.attach(status)
+            message.replace_header(
+                "Content-Type", message["Content-Type"].replace("multipart/mixed", "multipart/report")
+            )
+        else:
+            message["Subject"] = f"New request {n}"
+            message.set_content(f"The export fails with error E{n}.\n\nBest,\nA customer")
+        message["From"] = sender
+        return message.as_bytes()
+
+    # the run -------------------------------------------------------------------------------------------------
+
+    def _land(self, messages: list[bytes], options: dict[str, Any], folder: Path, landed: dict[str, float]) -> None:
+        interval = 1.0 / options["rate"]
+        client = None
+        if options["source"] == "imap":
+            client = imaplib.IMAP4("127.0.0.1", options["imap_port"])
+            client.login(options["imap_user"], options["imap_password"])
+        next_at = time.monotonic()
+        for n, raw in enumerate(messages):
+            message_id = raw.split(b"Message-ID: <", 1)[1].split(b">", 1)[0].decode()
+            if client is not None:
+                client.append("INBOX", "", imaplib.Time2Internaldate(time.time()), raw)
+            else:
+                tmp = folder / f".{n}.tmp"
+                tmp.write_bytes(raw)
+                tmp.rename(folder / f"{n:06d}.eml")  # appears whole, as an MTA's delivery would
+            landed[message_id] = time.time()
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        if client is not None:
+            client.logout()
+
+    def _waiting(self, options: dict[str, Any], folder: Path, mailbox: Mailbox) -> bool:
+        if options["source"] == "folder":
+            return any(folder.glob("*.eml"))
+        client = imaplib.IMAP4("127.0.0.1", options["imap_port"])
+        try:
+            client.login(options["imap_user"], options["imap_password"])
+            client.select("INBOX")
+            _, data = client.search(None, "UNSEEN")
+            return bool(data[0].split())
+        finally:
+            client.logout()
+
+    def _report(self, options: dict[str, Any], landed: dict[str, float], kinds: dict[str, str], busy: float,
+                elapsed: float) -> None:  # fmt: skip
+        rows = list(
+            InboundEmail.objects.filter(message_id__in=list(landed)).values_list(
+                "message_id", "received_at", "processed_at", "state"
+            )
+        )
+        waits = [r[2].timestamp() - landed[r[0]] for r in rows if r[2] is not None]
+        processing = [(r[2] - r[1]).total_seconds() for r in rows if r[2] is not None]
+        states: dict[str, int] = {}
+        for row in rows:
+            states[row[3]] = states.get(row[3], 0) + 1
+        self.stdout.write(
+            f"{options['source']}: {len(landed)} messages landed at {options['rate']:.0f}/s, "
+            f"poll every {options['poll_interval']:.0f} s; stored {len(rows)}, {states}; "
+            f"tickets now {Ticket.objects.count()}"
+        )
+        self.stdout.write(
+            f"  processed {len(processing)} in {busy:.1f} s of work: {len(processing) / busy:.0f} messages/s; "
+            f"store-to-processed median {statistics.median(processing) * 1000:.1f} ms, "
+            f"p95 {_percentile(processing, 0.95) * 1000:.1f} ms"
+        )
+        self.stdout.write(
+            f"  landing to visible: median {statistics.median(waits):.2f} s, p95 {_percentile(waits, 0.95):.2f} s, "
+            f"max {max(waits):.2f} s (target p95 <= {options['poll_interval'] + 5:.0f} s); wall {elapsed:.1f} s"
+        )
