@@ -22,6 +22,8 @@ class SmtpSink:
     reject: set[str] = field(default_factory=set)
     #: recipients answered with a transient 450 (a full or greylisting mailbox), every time
     defer: set[str] = field(default_factory=set)
+    #: answer this many DATA commands with 421 (the server is going away), as a dropped session would
+    close_next: int = 0
     #: seconds each DATA takes, to slow a fan-out down enough for a fault to land in the middle
     delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -39,6 +41,9 @@ class SmtpSink:
             await asyncio.sleep(self.delay)
         with self.lock:
             self.sessions.add(id(session))
+            if self.close_next > 0:
+                self.close_next -= 1
+                return "421 4.3.2 service shutting down"
             if self.refuse_next > 0:
                 self.refuse_next -= 1
                 return "451 4.3.0 try again later"

@@ -4,7 +4,8 @@
 their ids on commit. ``deliveries_send`` claims rows with a conditional update
 (so a task delivered twice sends nothing twice), sends a chunk over one
 connection, marks each row as soon as the server accepted it, backs off on
-transient errors and records permanent ones. ``deliveries_sweep`` (beat)
+transient errors and records permanent ones (a recipient's refusal affects its
+row only; a failed session puts the rest of the chunk back). ``deliveries_sweep`` (beat)
 re-queues rows left in ``sending`` by a dead worker and enqueues due rows whose
 task was lost, which also closes the gap between commit and publish.
 """
@@ -269,23 +270,38 @@ def _insert_new(rows: list[Delivery], now: dt.datetime) -> list[tuple[int, str, 
 
 
 class _Transient(Exception):
-    pass
+    """This recipient, not now (a full mailbox, greylisting: 4xx to RCPT or DATA): that row backs off."""
 
 
 class _Permanent(Exception):
-    pass
+    """This recipient, never (5xx): that row fails with its own error."""
+
+
+class _Connection(Exception):
+    """The session, not the recipient (connect, 421, dropped): this row and the rest of the chunk back off."""
+
+
+#: "service not available, closing transmission channel": about the server, whichever command it answers
+_SMTP_CLOSING = 421
 
 
 def _classify(exc: Exception) -> type[Exception]:
+    """Whose fault an error is. With one recipient per envelope, a reply to RCPT or DATA is about that
+    recipient, so one mailbox answering 450 delays only its own row; a refused sender (MAIL FROM),
+    421 or a dropped session is about the server and would hit every next row the same way."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
+        if _SMTP_CLOSING in codes:
+            return _Connection
         return _Permanent if codes and all(code >= 500 for code in codes) else _Transient
     if isinstance(exc, smtplib.SMTPResponseException):
-        return _Permanent if exc.smtp_code >= 500 else _Transient
-    if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError | socket.timeout | TimeoutError | OSError):
-        return _Transient
-    if isinstance(exc, smtplib.SMTPException):
-        return _Transient
+        if exc.smtp_code == _SMTP_CLOSING:
+            return _Connection
+        if exc.smtp_code >= 500:
+            return _Permanent
+        return _Transient if isinstance(exc, smtplib.SMTPDataError) else _Connection
+    if isinstance(exc, smtplib.SMTPException | ConnectionError | socket.timeout | TimeoutError | OSError):
+        return _Connection
     return _Permanent
 
 
@@ -449,11 +465,16 @@ def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
                 _transmit(connection, row)
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                if _classify(exc) is _Permanent:
+                kind = _classify(exc)
+                if kind is _Permanent:
                     Delivery.objects.filter(pk=row.pk, claim_token=token).update(
                         status=Delivery.Status.FAILED, claim_token=None, last_error=error
                     )
                     counts["failed"] += 1
+                    continue
+                if kind is _Transient:  # this recipient only; the session goes on with the next row
+                    _release([row], token, error)
+                    counts["retrying"] += 1
                     continue
                 remaining = emails[index:]
                 _release(remaining, token, error)

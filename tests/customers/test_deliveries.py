@@ -244,6 +244,42 @@ def test_a_permanent_rejection_is_recorded_and_the_rest_of_the_chunk_still_goes(
     assert smtp.recipients() == [good.email]
 
 
+def test_one_mailbox_answering_450_delays_its_own_row_only_and_fails_with_its_own_error(smtp, settings):
+    settings.HELPDESK = {**settings.HELPDESK, "DELIVERY_MAX_ATTEMPTS": 2}
+    customers = CustomerFactory.create_batch(5)
+    busy = customers[1]
+    smtp.defer.add(busy.email)
+    rows = [_deliver(c, key=f"k-{c.pk}") for c in customers]
+    assert deliveries_send(delivery_ids=[r.pk for r in rows]) == {"sent": 4, "failed": 0, "retrying": 1}
+    assert sorted(smtp.recipients()) == sorted(c.email for c in customers if c != busy)
+    assert len(smtp.sessions) == 1  # the session went on after the refusal
+    others = Delivery.objects.exclude(customer=busy)
+    assert set(others.values_list("status", "last_error")) == {(Delivery.Status.SENT, "")}
+    row = Delivery.objects.get(customer=busy)
+    assert (row.status, row.attempts) == (Delivery.Status.QUEUED, 1)
+    assert "450" in row.last_error
+    assert busy.email in row.last_error
+    Delivery.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    assert deliveries_send(delivery_ids=[row.pk]) == {"sent": 0, "failed": 0, "retrying": 1}
+    row.refresh_from_db()
+    assert row.status == Delivery.Status.FAILED
+    assert row.last_error.startswith("gave up after 2 attempts")
+    assert busy.email in row.last_error
+
+
+def test_a_server_closing_the_session_puts_the_rest_of_the_chunk_back(smtp):
+    customers = CustomerFactory.create_batch(4)
+    rows = [_deliver(c, key=f"k-{c.pk}") for c in customers]
+    deliveries_send(delivery_ids=[rows[0].pk])  # the first goes
+    smtp.close_next = 1
+    assert deliveries_send(delivery_ids=[r.pk for r in rows]) == {"sent": 0, "failed": 0, "retrying": 3}
+    assert set(Delivery.objects.filter(pk__in=[r.pk for r in rows[1:]]).values_list("status", flat=True)) == {
+        Delivery.Status.QUEUED
+    }
+    assert all("421" in e for e in Delivery.objects.filter(pk__in=[r.pk for r in rows[1:]]).values_list(
+        "last_error", flat=True))  # fmt: skip
+
+
 def test_an_unreachable_server_backs_off_every_row_and_gives_up_after_the_last_attempt(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
@@ -261,14 +297,17 @@ def test_an_unreachable_server_backs_off_every_row_and_gives_up_after_the_last_a
 
 
 def test_smtp_errors_are_classified():
-    from customers.services.deliveries import _classify, _Permanent, _Transient
+    from customers.services.deliveries import _classify, _Connection, _Permanent, _Transient
 
     assert _classify(smtplib.SMTPDataError(451, b"later")) is _Transient
     assert _classify(smtplib.SMTPDataError(554, b"no")) is _Permanent
-    assert _classify(smtplib.SMTPServerDisconnected("gone")) is _Transient
-    assert _classify(ConnectionRefusedError()) is _Transient
+    assert _classify(smtplib.SMTPServerDisconnected("gone")) is _Connection
+    assert _classify(ConnectionRefusedError()) is _Connection
     assert _classify(smtplib.SMTPRecipientsRefused({"a@b": (550, b"no")})) is _Permanent
     assert _classify(smtplib.SMTPRecipientsRefused({"a@b": (450, b"busy")})) is _Transient
+    assert _classify(smtplib.SMTPRecipientsRefused({"a@b": (421, b"closing")})) is _Connection
+    assert _classify(smtplib.SMTPDataError(421, b"closing")) is _Connection
+    assert _classify(smtplib.SMTPSenderRefused(451, b"slow down", "from@x")) is _Connection
 
 
 @override_settings(DEFAULT_FROM_EMAIL="Support <help@acme.example>")
