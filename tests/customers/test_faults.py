@@ -15,6 +15,10 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def private_postgres(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the schema is copied from a PostgreSQL test database")
     cluster = PrivatePostgres().start()
     try:
         cluster.copy_schema_of_test_database()
