@@ -250,6 +250,10 @@ HELPDESK = {
     "DELIVERY_SWEEP_GRACE_SECONDS": env.int("HELPDESK_DELIVERY_SWEEP_GRACE_SECONDS", default=120),
     "DELIVERY_STUCK_SENDING_SECONDS": env.int("HELPDESK_DELIVERY_STUCK_SENDING_SECONDS", default=600),
     "DELIVERY_SWEEP_LIMIT": env.int("HELPDESK_DELIVERY_SWEEP_LIMIT", default=50_000),
+    # sent marks are written (and durably committed) every this many messages or seconds, whichever
+    # comes first: at most that many messages go twice when a worker dies mid chunk
+    "DELIVERY_MARK_BATCH": env.int("HELPDESK_DELIVERY_MARK_BATCH", default=20),
+    "DELIVERY_MARK_SECONDS": env.float("HELPDESK_DELIVERY_MARK_SECONDS", default=1.0),
     # outreach (outreach.conf has the defaults)
     "OUTREACH_FANOUT_SLICE": env.int("HELPDESK_OUTREACH_FANOUT_SLICE", default=2000),
     "OUTREACH_FANOUT_STALL_SECONDS": env.int("HELPDESK_OUTREACH_FANOUT_STALL_SECONDS", default=120),

@@ -430,3 +430,17 @@ def test_an_unsubscribe_after_planning_suppresses_the_rows_not_yet_sent_with_the
     moved = by_customer[(moves.pk, "announcement")]
     assert moved.status == Delivery.Status.SUPPRESSED
     assert "address changed" in moved.suppressed_reason
+
+
+@pytest.mark.parametrize("size", [3, 30])
+def test_a_chunk_send_costs_the_same_queries_whatever_its_size(smtp, settings, size, django_assert_num_queries):
+    settings.HELPDESK = {**settings.HELPDESK, "DELIVERY_MARK_BATCH": 100}
+    customers = CustomerFactory.create_batch(size)
+    rows = _plan_announcements(customers)
+    for customer in customers[::3]:  # a third unsubscribed after planning
+        ContactPreference.objects.create(customer=customer, opted_out=["announcement"])
+    # claim and suppress (1), read the claimed rows (1), mark the sent ones (1 a batch)
+    with django_assert_num_queries(3):
+        counts = deliveries_send(delivery_ids=[r.pk for r in rows])
+    assert counts["suppressed"] == len(customers[::3])
+    assert counts["sent"] == size - counts["suppressed"]
