@@ -78,9 +78,12 @@ app.conf.update(
 app.conf.beat_schedule = {
     "customers.sweep_deliveries": {
         "task": "customers.sweep_deliveries",
-        "schedule": float(os.environ.get("HELPDESK_DELIVERY_SWEEP_INTERVAL_SECONDS", 30)),
+        "schedule": float(os.environ.get("HELPDESK_DELIVERY_SWEEP_INTERVAL_SECONDS", 10)),
     },
-    "outreach.resume_fanouts": {"task": "outreach.resume_fanouts", "schedule": 60.0},
+    "outreach.resume_fanouts": {
+        "task": "outreach.resume_fanouts",
+        "schedule": float(os.environ.get("HELPDESK_OUTREACH_RESUME_INTERVAL_SECONDS", 15)),
+    },
     "outreach.run_campaigns": {"task": "outreach.run_campaigns", "schedule": 20.0},
     "outreach.run_reminders": {"task": "outreach.run_reminders", "schedule": 15 * 60.0},
     "outreach.run_followups": {"task": "outreach.run_followups", "schedule": 5 * 60.0},

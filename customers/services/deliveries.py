@@ -6,8 +6,9 @@ their ids on commit. ``deliveries_send`` claims rows with a conditional update
 connection, marks each row as soon as the server accepted it, backs off on
 transient errors and records permanent ones (a recipient's refusal affects its
 row only; a failed session puts the rest of the chunk back). ``deliveries_sweep`` (beat)
-re-queues rows left in ``sending`` by a dead worker and enqueues due rows whose
-task was lost, which also closes the gap between commit and publish.
+re-queues rows whose sending chunk stopped extending its lease (a dead worker)
+and enqueues due rows whose task was lost, which also closes the gap between
+commit and publish. Delivery is at-least-once: see README "Delivery guarantees".
 """
 
 import contextlib
@@ -407,6 +408,29 @@ def _send_time_reason_sql(vendor: str) -> tuple[str, list[Any]]:
     return sql, [*categories, *params, Delivery.Channel.EMAIL]
 
 
+def _lease() -> dt.timedelta:
+    return dt.timedelta(seconds=_conf("DELIVERY_LEASE_SECONDS"))
+
+
+class _Lease:
+    """A chunk's proof that it is alive: it extends ``claimed_until`` of the rows it still holds
+    every half lease (one UPDATE per 15 s of sending, none for a chunk that takes 3 s), so a dead
+    worker's rows are re-queued by the sweeper seconds after the lease lapses, not minutes."""
+
+    def __init__(self, token: uuid.UUID) -> None:
+        self.token = token
+        self.half = _lease().total_seconds() / 2
+        self.renew_at = time.monotonic() + self.half
+
+    def keep(self) -> None:
+        if time.monotonic() < self.renew_at:
+            return
+        Delivery.objects.filter(claim_token=self.token, status=Delivery.Status.SENDING).update(
+            claimed_until=timezone.now() + _lease()
+        )
+        self.renew_at = time.monotonic() + self.half
+
+
 def _claim(delivery_ids: Iterable[int]) -> tuple[uuid.UUID, list[Delivery], int]:
     """Claim the due rows among ``delivery_ids``; (token, rows to send, how many were suppressed).
 
@@ -431,7 +455,7 @@ def _claim(delivery_ids: Iterable[int]) -> tuple[uuid.UUID, list[Delivery], int]
         "status = CASE WHEN x.reason IS NULL THEN %s ELSE %s END, "
         "suppressed_reason = COALESCE(x.reason, ''), "
         "claim_token = CASE WHEN x.reason IS NULL THEN %s END, "
-        "claimed_at = %s, updated_at = %s, "
+        "claimed_at = %s, claimed_until = %s, updated_at = %s, "
         "attempts = attempts + CASE WHEN x.reason IS NULL THEN 1 ELSE 0 END "
         f"FROM (SELECT d.id AS id, {reason_sql} AS reason FROM {table} d "
         f"LEFT JOIN {Customer._meta.db_table} c ON c.id = d.customer_id "
@@ -439,8 +463,9 @@ def _claim(delivery_ids: Iterable[int]) -> tuple[uuid.UUID, list[Delivery], int]
         f"WHERE d.id IN ({placeholders}) AND d.status = %s AND d.next_attempt_at <= %s) x "
         f"WHERE {table}.id = x.id AND {table}.status = %s"
     )
+    lease_until = field("claimed_until").get_db_prep_value(now + _lease(), db_connection)
     params = [
-        Delivery.Status.SENDING, Delivery.Status.SUPPRESSED, prep_token, prep_now, prep_now,
+        Delivery.Status.SENDING, Delivery.Status.SUPPRESSED, prep_token, prep_now, lease_until, prep_now,
         *reason_params, *ids, Delivery.Status.QUEUED, prep_now, Delivery.Status.QUEUED,
     ]  # fmt: skip
     with db_connection.cursor() as cursor:
@@ -511,6 +536,7 @@ def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
         logger.warning("deliveries: cannot open a mail connection (%s); %d rows back off", exc, len(emails))
         return counts
     marks = _SentMarks(token)
+    lease = _Lease(token)
     try:
         for index, row in enumerate(emails):
             try:
@@ -535,6 +561,8 @@ def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
                 break
             else:
                 marks.add(row.pk)
+            finally:
+                lease.keep()
         marks.flush()
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection may fail; nothing is left to do
@@ -543,34 +571,62 @@ def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
     return counts
 
 
-def deliveries_sweep() -> dict[str, int]:
-    """Beat job: recover rows a dead worker left in ``sending``; enqueue due rows whose task was lost.
+def _broker_backlog(queue: str) -> int | None:
+    """Messages waiting in the broker's ``queue``; None when unknown (eager tests, broker unreachable)."""
+    from config.celery import app  # noqa: PLC0415
 
-    Set-based: two indexed range queries, bounded by ``DELIVERY_SWEEP_LIMIT``.
+    if app.conf.task_always_eager:
+        return None
+    try:
+        with app.connection_for_read() as conn:
+            return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+    except Exception as exc:  # Redis drops an empty list's key, and a passive declare then says NOT_FOUND
+        if "NOT_FOUND" in str(exc) or "no queue" in str(exc).lower():
+            return 0
+        logger.warning("deliveries: cannot read the %s queue's length (%s)", queue, exc)
+        return None
+
+
+def deliveries_sweep() -> dict[str, int]:
+    """Beat job: recover rows whose chunk's lease lapsed (a dead worker); enqueue due rows whose task was lost.
+
+    Set-based: indexed range queries, bounded by ``DELIVERY_SWEEP_LIMIT``. A row is presumed lost with
+    its task after ``DELIVERY_SWEEP_GRACE_SECONDS`` (20) when its queue in the broker is empty (a
+    restarted Redis, or a killed worker's unacknowledged messages, which Redis hands back only after
+    its visibility timeout of an hour), or after the busy grace (120) while the queue still holds
+    messages (rows of a large fan-out wait there their turn). Enqueueing a row twice sends it once.
     """
     now = timezone.now()
-    stuck_cutoff = now - dt.timedelta(seconds=_conf("DELIVERY_STUCK_SENDING_SECONDS"))
-    grace = dt.timedelta(seconds=_conf("DELIVERY_SWEEP_GRACE_SECONDS"))
-    recovered = Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=stuck_cutoff).update(
-        status=Delivery.Status.QUEUED, claim_token=None, next_attempt_at=now
-    )
-    # fresh rows were enqueued on commit: only those older than the grace period are presumed lost;
-    # rows that waited (quiet hours, back-off, send_after) are enqueued as soon as they are due
-    due = (
-        Delivery.objects.filter(status=Delivery.Status.QUEUED, next_attempt_at__lte=now)
-        .filter(
-            Q(next_attempt_at__lte=now - grace) | Q(next_attempt_at__gt=F("created_at") + grace) | Q(attempts__gt=0)
-        )
-        .order_by("next_attempt_at")
-        .values_list("pk", "category")[: _conf("DELIVERY_SWEEP_LIMIT")]
+    recovered = Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_until__lt=now).update(
+        status=Delivery.Status.QUEUED, claim_token=None, claimed_until=None, next_attempt_at=now
     )
     ids_by_queue: dict[str, list[int]] = defaultdict(list)
-    for pk, category in due:
-        ids_by_queue[queue_for(category)].append(pk)
-    for ids in ids_by_queue.values():
-        ids.sort()
+    limit = _conf("DELIVERY_SWEEP_LIMIT")
+    for queue, categories in _categories_by_queue().items():
+        backlog = _broker_backlog(queue)
+        grace = dt.timedelta(
+            seconds=_conf("DELIVERY_SWEEP_GRACE_SECONDS" if backlog == 0 else "DELIVERY_SWEEP_BUSY_GRACE_SECONDS")
+        )
+        # fresh rows were enqueued on commit: only those older than the grace are presumed lost; rows
+        # that waited (quiet hours, back-off, send_after) or were recovered are enqueued once due
+        due = (
+            Delivery.objects.filter(status=Delivery.Status.QUEUED, next_attempt_at__lte=now, category__in=categories)
+            .filter(
+                Q(next_attempt_at__lte=now - grace) | Q(next_attempt_at__gt=F("created_at") + grace) | Q(attempts__gt=0)
+            )
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        ids_by_queue[queue] = sorted(due)
     _enqueue_on_commit(ids_by_queue)
     return {"recovered": recovered, "enqueued": sum(len(ids) for ids in ids_by_queue.values())}
+
+
+def _categories_by_queue() -> dict[str, list[str]]:
+    by_queue: dict[str, list[str]] = defaultdict(list)
+    for category in Category.values:
+        by_queue[queue_for(category)].append(category)
+    return by_queue
 
 
 def deliveries_retry(*, delivery_ids: Sequence[int]) -> int:

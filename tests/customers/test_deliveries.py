@@ -10,7 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from customers.models import ContactPreference, Delivery
-from customers.services import DeliveryDraft, deliver, deliver_many, deliveries_send, deliveries_sweep
+from customers.services import DeliveryDraft, deliver, deliver_many, deliveries, deliveries_send, deliveries_sweep
 from customers.services.customers import contact_preference_update
 from customers.services.deliveries import build_email, quiet_hours_end
 from tests.factories import CustomerFactory
@@ -159,7 +159,7 @@ def test_the_sweeper_recovers_rows_a_dead_worker_left_in_sending(django_capture_
     customer = CustomerFactory()
     delivery = _deliver(customer)
     long_ago = timezone.now() - dt.timedelta(hours=1)
-    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.SENDING, claimed_at=long_ago,
+    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.SENDING, claimed_until=long_ago,
                                                    next_attempt_at=long_ago, created_at=long_ago)  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
         result = deliveries_sweep()
@@ -167,6 +167,28 @@ def test_the_sweeper_recovers_rows_a_dead_worker_left_in_sending(django_capture_
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.SENT  # eager: the sweeper's task ran at once
     assert len(mail.outbox) == 1
+
+
+def test_the_sweeper_leaves_a_chunk_whose_lease_is_current_and_a_sending_chunk_extends_it(smtp, settings):
+    settings.HELPDESK = {**settings.HELPDESK, "DELIVERY_LEASE_SECONDS": 0.4, "DELIVERY_MARK_BATCH": 1}
+    customers = CustomerFactory.create_batch(3)
+    rows = [_deliver(c, key=f"k-{c.pk}") for c in customers]
+    smtp.delay = 0.3  # the chunk takes 0.9 s, longer than its lease: it must extend it to keep it
+    leases = []
+    real_keep = deliveries._Lease.keep
+
+    def keep(self):
+        real_keep(self)
+        leases.extend(Delivery.objects.filter(status="sending").values_list("claimed_until", flat=True))
+        assert deliveries_sweep()["recovered"] == 0  # alive: nothing to recover meanwhile
+
+    deliveries._Lease.keep = keep
+    try:
+        assert deliveries_send(delivery_ids=[r.pk for r in rows])["sent"] == 3
+    finally:
+        deliveries._Lease.keep = real_keep
+    assert len(set(leases)) >= 2  # extended while sending
+    assert len(smtp.messages) == 3
 
 
 def test_the_sweeper_leaves_fresh_rows_to_their_own_task():

@@ -19,7 +19,7 @@ from tests.worker import WorkerProcess, publishing_to_broker, wait_for
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 FAST = {
-    "HELPDESK_DELIVERY_STUCK_SENDING_SECONDS": "2",
+    "HELPDESK_DELIVERY_LEASE_SECONDS": "2",
     "HELPDESK_DELIVERY_SWEEP_GRACE_SECONDS": "1",
     "HELPDESK_DELIVERY_RETRY_BASE_SECONDS": "0.2",
     "HELPDESK_DELIVERY_RETRY_MAX_SECONDS": "1",
@@ -29,7 +29,7 @@ FAST = {
 }
 FAST_SETTINGS = {
     **settings.HELPDESK,
-    "DELIVERY_STUCK_SENDING_SECONDS": 2,
+    "DELIVERY_LEASE_SECONDS": 2,
     "DELIVERY_SWEEP_GRACE_SECONDS": 1,
     "OUTREACH_FANOUT_STALL_SECONDS": 2,
     "OUTREACH_FANOUT_SLICE": 500,
