@@ -422,13 +422,16 @@ class _Lease:
         self.half = _lease().total_seconds() / 2
         self.renew_at = time.monotonic() + self.half
 
-    def keep(self) -> None:
+    def keep(self) -> bool:
+        """Extend the lease when half of it is gone; False if the chunk lost it (nothing left to extend:
+        it was frozen past the lease and the sweeper gave its rows to another worker)."""
         if time.monotonic() < self.renew_at:
-            return
-        Delivery.objects.filter(claim_token=self.token, status=Delivery.Status.SENDING).update(
+            return True
+        kept = Delivery.objects.filter(claim_token=self.token, status=Delivery.Status.SENDING).update(
             claimed_until=timezone.now() + _lease()
         )
         self.renew_at = time.monotonic() + self.half
+        return kept > 0
 
 
 def _claim(delivery_ids: Iterable[int]) -> tuple[uuid.UUID, list[Delivery], int]:
@@ -561,8 +564,10 @@ def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
                 break
             else:
                 marks.add(row.pk)
-            finally:
-                lease.keep()
+            if index + 1 < len(emails) and not lease.keep():
+                logger.warning("deliveries: chunk %s lost its lease; %d rows left to their new owner",
+                               token, len(emails) - index - 1)  # fmt: skip
+                break
         marks.flush()
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection may fail; nothing is left to do

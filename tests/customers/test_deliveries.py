@@ -1,5 +1,6 @@
 import datetime as dt
 import smtplib
+import uuid
 from email import message_from_bytes
 from email.header import decode_header, make_header
 
@@ -178,9 +179,10 @@ def test_the_sweeper_leaves_a_chunk_whose_lease_is_current_and_a_sending_chunk_e
     real_keep = deliveries._Lease.keep
 
     def keep(self):
-        real_keep(self)
+        kept = real_keep(self)
         leases.extend(Delivery.objects.filter(status="sending").values_list("claimed_until", flat=True))
         assert deliveries_sweep()["recovered"] == 0  # alive: nothing to recover meanwhile
+        return kept
 
     deliveries._Lease.keep = keep
     try:
@@ -189,6 +191,25 @@ def test_the_sweeper_leaves_a_chunk_whose_lease_is_current_and_a_sending_chunk_e
         deliveries._Lease.keep = real_keep
     assert len(set(leases)) >= 2  # extended while sending
     assert len(smtp.messages) == 3
+
+
+def test_a_chunk_that_lost_its_lease_stops_sending_the_rows_given_to_another_worker(smtp, settings):
+    settings.HELPDESK = {**settings.HELPDESK, "DELIVERY_LEASE_SECONDS": 0.2, "DELIVERY_MARK_BATCH": 1}
+    customers = CustomerFactory.create_batch(4)
+    rows = [_deliver(c, key=f"k-{c.pk}") for c in customers]
+    smtp.delay = 0.25  # frozen past its lease after the first message
+    real_keep = deliveries._Lease.keep
+
+    def keep(self):  # meanwhile the sweeper re-queued the lapsed rows and another worker claimed them
+        Delivery.objects.filter(status="sending").update(claim_token=uuid.uuid4())
+        return real_keep(self)
+
+    deliveries._Lease.keep = keep
+    try:
+        assert deliveries_send(delivery_ids=[r.pk for r in rows])["sent"] == 1
+    finally:
+        deliveries._Lease.keep = real_keep
+    assert len(smtp.messages) == 1  # not four: the other three are the new owner's
 
 
 def test_the_sweeper_leaves_fresh_rows_to_their_own_task():
