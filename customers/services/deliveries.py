@@ -8,7 +8,7 @@ transient errors and records permanent ones (a recipient's refusal affects its
 row only; a failed session puts the rest of the chunk back). ``deliveries_sweep`` (beat)
 re-queues rows whose sending chunk stopped extending its lease (a dead worker)
 and enqueues due rows whose task was lost, which also closes the gap between
-commit and publish. Delivery is at-least-once: see README "Delivery guarantees".
+commit and publish. Delivery is at-least-once: see README "How delivery works".
 """
 
 import contextlib

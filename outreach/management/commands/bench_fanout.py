@@ -263,13 +263,14 @@ class Command(BaseCommand):
         for i in range(have, n):
             buffer.write(
                 f"Bench customer {i}\tb{i}@bench.example\t{org_ids[i % len(org_ids)]}\tUTC\ten\t\t"
-                f"2026-01-01 00:00:00+00\n"
+                f"2026-01-01 00:00:00+00\tf\n"
             )
         buffer.seek(0)
         with (
             connection.cursor() as cursor,
             cursor.copy(
-                "COPY customers_customer (name, email, organization_id, timezone, language, external_id, created_at) "
+                "COPY customers_customer (name, email, organization_id, timezone, language, external_id, created_at, "
+                "organization_by_domain) "
                 "FROM STDIN"
             ) as copy,
         ):
