@@ -34,6 +34,7 @@ import io
 import logging
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -242,9 +243,13 @@ class Command(BaseCommand):
             command = ["runuser", "-u", "postgres", "--", str(pg_bin / "pg_ctl"), "-D", data, "-w", *args]
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
 
+        # start it again with the options it runs with (port, socket directory), as `pg_ctl restart` would
+        opts = shlex.split((Path(data) / "postmaster.opts").read_text())[1:]
+        if "-D" in opts:
+            del opts[opts.index("-D") : opts.index("-D") + 2]
         pg_ctl("stop", "-m", "immediate")
         time.sleep(down_seconds)
-        pg_ctl("start", "-l", str(Path(data).parent / "pg.log"))
+        pg_ctl("start", "-l", str(Path(data).parent / "pg.log"), "-o", shlex.join(opts))
         connection.close()
 
     def _world(self, n: int, organizations: int) -> Product:
