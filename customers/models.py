@@ -283,6 +283,9 @@ class Delivery(models.Model):
     )
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="The sending chunk's lease: extended while it sends, re-queued once it lapses."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -297,7 +300,7 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="customers_delivery_customer"),
             models.Index(fields=["next_attempt_at"], condition=Q(status="queued"), name="customers_delivery_due"),
-            models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="customers_delivery_stuck"),
+            models.Index(fields=["claimed_until"], condition=Q(status="sending"), name="customers_delivery_lease"),
             models.Index(fields=["claim_token"], condition=Q(status="sending"), name="customers_delivery_claim"),
             models.Index(fields=["source", "status"], name="customers_delivery_source"),
             # the release job's scan of held rows (a small set: only announcements to customers with open tickets)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -19,17 +20,30 @@ class SmtpSink:
     refuse_next: int = 0
     #: recipients answered with a permanent 550
     reject: set[str] = field(default_factory=set)
+    #: recipients answered with a transient 450 (a full or greylisting mailbox), every time
+    defer: set[str] = field(default_factory=set)
+    #: answer this many DATA commands with 421 (the server is going away), as a dropped session would
+    close_next: int = 0
+    #: seconds each DATA takes, to slow a fan-out down enough for a fault to land in the middle
+    delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.reject:
             return "550 5.1.1 mailbox unavailable"
+        if address.lower() in self.defer:
+            return "450 4.2.1 mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.sessions.add(id(session))
+            if self.close_next > 0:
+                self.close_next -= 1
+                return "421 4.3.2 service shutting down"
             if self.refuse_next > 0:
                 self.refuse_next -= 1
                 return "451 4.3.0 try again later"

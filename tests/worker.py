@@ -34,7 +34,7 @@ def database_url() -> str:
 
 class WorkerProcess:
     def __init__(self, *, var_dir: Path, email_url: str, extra_env: dict[str, str] | None = None,
-                 concurrency: int = 1) -> None:  # fmt: skip
+                 concurrency: int = 1, beat: bool = False) -> None:  # fmt: skip
         self.var_dir = var_dir
         self.env = {
             **os.environ,
@@ -48,6 +48,7 @@ class WorkerProcess:
             **(extra_env or {}),
         }
         self.concurrency = concurrency
+        self.beat = beat  # run the beat schedule in the worker (-B), as the sweeper's tests need
         self.process: subprocess.Popen[bytes] | None = None
         self.log = var_dir / "worker.log"
 
@@ -58,6 +59,8 @@ class WorkerProcess:
             "--without-gossip", "--without-mingle", "--without-heartbeat",
             "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
         ]  # fmt: skip
+        if self.beat:
+            command += ["--beat", "--schedule", str(self.var_dir / "celerybeat-schedule")]
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -226,6 +226,8 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     for _folder in ("queue", "processed", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# the beat intervals of the recovery jobs (config/celery.py reads them from the environment at import):
+# HELPDESK_DELIVERY_SWEEP_INTERVAL_SECONDS (10) and HELPDESK_OUTREACH_RESUME_INTERVAL_SECONDS (15)
 CELERY_DB_REUSE_MAX = 1000
 
 # --- cache (rate limits) ---------------------------------------------------------
@@ -250,12 +252,24 @@ HELPDESK = {
     "DELIVERY_MAX_ATTEMPTS": env.int("HELPDESK_DELIVERY_MAX_ATTEMPTS", default=8),
     "DELIVERY_RETRY_BASE_SECONDS": env.float("HELPDESK_DELIVERY_RETRY_BASE_SECONDS", default=30.0),
     "DELIVERY_RETRY_MAX_SECONDS": env.float("HELPDESK_DELIVERY_RETRY_MAX_SECONDS", default=60 * 60),
-    "DELIVERY_SWEEP_GRACE_SECONDS": env.int("HELPDESK_DELIVERY_SWEEP_GRACE_SECONDS", default=120),
-    "DELIVERY_STUCK_SENDING_SECONDS": env.int("HELPDESK_DELIVERY_STUCK_SENDING_SECONDS", default=600),
+    # a due row is presumed lost with its task (broker restarted, worker killed holding it) when it has
+    # waited this long and its queue in the broker is empty; while the queue still holds messages, only
+    # after the BUSY grace (a 100,000-row fan-out keeps rows waiting in the queue for a minute or two)
+    "DELIVERY_SWEEP_GRACE_SECONDS": env.int("HELPDESK_DELIVERY_SWEEP_GRACE_SECONDS", default=20),
+    "DELIVERY_SWEEP_BUSY_GRACE_SECONDS": env.int("HELPDESK_DELIVERY_SWEEP_BUSY_GRACE_SECONDS", default=120),
+    # a sending chunk holds a lease on its rows and extends it while it sends (every half lease); the
+    # sweeper re-queues rows whose lease lapsed. Longer than one SMTP exchange can take (EMAIL_TIMEOUT
+    # 10 s a command), so a slow server does not look like a dead worker
+    "DELIVERY_LEASE_SECONDS": env.int("HELPDESK_DELIVERY_LEASE_SECONDS", default=30),
     "DELIVERY_SWEEP_LIMIT": env.int("HELPDESK_DELIVERY_SWEEP_LIMIT", default=50_000),
+    # sent marks are written (and durably committed) every this many messages or seconds, whichever
+    # comes first: at most that many messages go twice when a worker dies mid chunk
+    "DELIVERY_MARK_BATCH": env.int("HELPDESK_DELIVERY_MARK_BATCH", default=20),
+    "DELIVERY_MARK_SECONDS": env.float("HELPDESK_DELIVERY_MARK_SECONDS", default=1.0),
     # outreach (outreach.conf has the defaults)
     "OUTREACH_FANOUT_SLICE": env.int("HELPDESK_OUTREACH_FANOUT_SLICE", default=2000),
-    "OUTREACH_FANOUT_STALL_SECONDS": env.int("HELPDESK_OUTREACH_FANOUT_STALL_SECONDS", default=120),
+    # a slice plans 2,000 customers in 1-2 s; a fan-out with no progress for this long lost its task
+    "OUTREACH_FANOUT_STALL_SECONDS": env.int("HELPDESK_OUTREACH_FANOUT_STALL_SECONDS", default=30),
     "OUTREACH_FREQUENCY_CAP": env.int("HELPDESK_OUTREACH_FREQUENCY_CAP", default=3),
     "OUTREACH_FREQUENCY_CAP_DAYS": env.int("HELPDESK_OUTREACH_FREQUENCY_CAP_DAYS", default=7),
     "OUTREACH_FOLLOW_UP_DELAY_HOURS": env.float("HELPDESK_OUTREACH_FOLLOW_UP_DELAY_HOURS", default=24.0),

@@ -4,9 +4,11 @@
 their ids on commit. ``deliveries_send`` claims rows with a conditional update
 (so a task delivered twice sends nothing twice), sends a chunk over one
 connection, marks each row as soon as the server accepted it, backs off on
-transient errors and records permanent ones. ``deliveries_sweep`` (beat)
-re-queues rows left in ``sending`` by a dead worker and enqueues due rows whose
-task was lost, which also closes the gap between commit and publish.
+transient errors and records permanent ones (a recipient's refusal affects its
+row only; a failed session puts the rest of the chunk back). ``deliveries_sweep`` (beat)
+re-queues rows whose sending chunk stopped extending its lease (a dead worker)
+and enqueues due rows whose task was lost, which also closes the gap between
+commit and publish. Delivery is at-least-once: see README "How delivery works".
 """
 
 import contextlib
@@ -17,6 +19,7 @@ import logging
 import random
 import smtplib
 import socket
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -277,23 +280,38 @@ def _insert_new(rows: list[Delivery], now: dt.datetime) -> list[tuple[int, str, 
 
 
 class _Transient(Exception):
-    pass
+    """This recipient, not now (a full mailbox, greylisting: 4xx to RCPT or DATA): that row backs off."""
 
 
 class _Permanent(Exception):
-    pass
+    """This recipient, never (5xx): that row fails with its own error."""
+
+
+class _Connection(Exception):
+    """The session, not the recipient (connect, 421, dropped): this row and the rest of the chunk back off."""
+
+
+#: "service not available, closing transmission channel": about the server, whichever command it answers
+_SMTP_CLOSING = 421
 
 
 def _classify(exc: Exception) -> type[Exception]:
+    """Whose fault an error is. With one recipient per envelope, a reply to RCPT or DATA is about that
+    recipient, so one mailbox answering 450 delays only its own row; a refused sender (MAIL FROM),
+    421 or a dropped session is about the server and would hit every next row the same way."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
+        if _SMTP_CLOSING in codes:
+            return _Connection
         return _Permanent if codes and all(code >= 500 for code in codes) else _Transient
     if isinstance(exc, smtplib.SMTPResponseException):
-        return _Permanent if exc.smtp_code >= 500 else _Transient
-    if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError | socket.timeout | TimeoutError | OSError):
-        return _Transient
-    if isinstance(exc, smtplib.SMTPException):
-        return _Transient
+        if exc.smtp_code == _SMTP_CLOSING:
+            return _Connection
+        if exc.smtp_code >= 500:
+            return _Permanent
+        return _Transient if isinstance(exc, smtplib.SMTPDataError) else _Connection
+    if isinstance(exc, smtplib.SMTPException | ConnectionError | socket.timeout | TimeoutError | OSError):
+        return _Connection
     return _Permanent
 
 
@@ -379,65 +397,142 @@ def _transmit(connection: Any, delivery: Delivery) -> None:
         connection.send_messages([build_email(delivery, connection)])
 
 
-def _mark_sent(pk: int, token: uuid.UUID) -> int:
-    """The hottest statement of a fan-out, so plain SQL (the ORM's update() costs several times more CPU),
-    and on PostgreSQL a prepared statement: parsed and planned once per connection, not once a message."""
-    table = Delivery._meta.db_table
+def _send_time_reason_sql(vendor: str) -> tuple[str, list[Any]]:
+    """SQL for why a row must not go now (NULL: it may), from the customer's state at send time.
+
+    Rows wait between planning and sending: throttled and local-hour campaigns, quiet-hours holds and
+    back-off keep them queued for minutes to a day, and the customer may unsubscribe or change address
+    meanwhile. Essential categories (service: ticket replies, password resets; outage) always go.
+    """
+    categories = [c for c in Category.values if c not in ESSENTIAL_CATEGORIES]
+    opted = "p.opted_out ? d.category" if vendor == "postgresql" else (
+        "EXISTS (SELECT 1 FROM json_each(p.opted_out) AS j WHERE j.value = d.category)"
+    )  # fmt: skip
+    labels = " ".join("WHEN %s THEN %s" for _ in categories)
+    params: list[Any] = []
+    for category in categories:
+        params += [category, f"opted out of {Category(category).label.lower()}"]
     sql = (
-        f"UPDATE {table} SET status = %s, sent_at = %s, updated_at = %s, claim_token = NULL, last_error = '' "  # noqa: S608
-        "WHERE id = %s AND claim_token = %s"
+        f"CASE WHEN d.customer_id IS NULL OR d.category NOT IN ({', '.join(['%s'] * len(categories))}) THEN NULL "
+        f"WHEN p.id IS NOT NULL AND {opted} THEN CASE d.category {labels} END "
+        "WHEN d.channel = %s AND lower(c.email) <> lower(d.recipient) "
+        "THEN 'the customer''s address changed after the message was planned' END"
     )
-    now = timezone.now()
-    if db_connection.vendor == "postgresql":
-        with _server_side_cursor() as cursor:
-            cursor.execute(sql, [Delivery.Status.SENT, now, now, pk, token], prepare=True)
-            return cursor.rowcount
-    prepared_token = Delivery._meta.get_field("claim_token").get_db_prep_value(token, db_connection)
-    prepared_now = Delivery._meta.get_field("sent_at").get_db_prep_value(now, db_connection)
-    with db_connection.cursor() as cursor:
-        cursor.execute(sql, [Delivery.Status.SENT, prepared_now, prepared_now, pk, prepared_token])
-        return cursor.rowcount
+    return sql, [*categories, *params, Delivery.Channel.EMAIL]
 
 
-def _claim(delivery_ids: Iterable[int]) -> tuple[uuid.UUID, list[Delivery]]:
+def _lease() -> dt.timedelta:
+    return dt.timedelta(seconds=_conf("DELIVERY_LEASE_SECONDS"))
+
+
+class _Lease:
+    """A chunk's proof that it is alive: it extends ``claimed_until`` of the rows it still holds
+    every half lease (one UPDATE per 15 s of sending, none for a chunk that takes 3 s), so a dead
+    worker's rows are re-queued by the sweeper seconds after the lease lapses, not minutes."""
+
+    def __init__(self, token: uuid.UUID) -> None:
+        self.token = token
+        self.half = _lease().total_seconds() / 2
+        self.renew_at = time.monotonic() + self.half
+
+    def keep(self) -> bool:
+        """Extend the lease when half of it is gone; False if the chunk lost it (nothing left to extend:
+        it was frozen past the lease and the sweeper gave its rows to another worker)."""
+        if time.monotonic() < self.renew_at:
+            return True
+        kept = Delivery.objects.filter(claim_token=self.token, status=Delivery.Status.SENDING).update(
+            claimed_until=timezone.now() + _lease()
+        )
+        self.renew_at = time.monotonic() + self.half
+        return kept > 0
+
+
+def _claim(delivery_ids: Iterable[int]) -> tuple[uuid.UUID, list[Delivery], int]:
+    """Claim the due rows among ``delivery_ids``; (token, rows to send, how many were suppressed).
+
+    One conditional UPDATE claims the rows and, in the same statement, suppresses those the
+    customer's current preferences or address rule out, with the reason: set-based, so a chunk of
+    500 costs the same two statements as a chunk of 5, and a task delivered twice claims nothing.
+    """
+    ids = list(delivery_ids)
     token = uuid.uuid4()
     now = timezone.now()
-    Delivery.objects.filter(pk__in=list(delivery_ids), status=Delivery.Status.QUEUED, next_attempt_at__lte=now).update(
-        status=Delivery.Status.SENDING, claim_token=token, claimed_at=now, attempts=F("attempts") + 1
+    if not ids:
+        return token, [], 0
+    vendor = db_connection.vendor
+    reason_sql, reason_params = _send_time_reason_sql(vendor)
+    table = Delivery._meta.db_table
+    field = Delivery._meta.get_field
+    prep_token = field("claim_token").get_db_prep_value(token, db_connection)
+    prep_now = field("claimed_at").get_db_prep_value(now, db_connection)
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"UPDATE {table} SET "  # noqa: S608  (names from the model, values as parameters)
+        "status = CASE WHEN x.reason IS NULL THEN %s ELSE %s END, "
+        "suppressed_reason = COALESCE(x.reason, ''), "
+        "claim_token = CASE WHEN x.reason IS NULL THEN %s END, "
+        "claimed_at = %s, claimed_until = %s, updated_at = %s, "
+        "attempts = attempts + CASE WHEN x.reason IS NULL THEN 1 ELSE 0 END "
+        f"FROM (SELECT d.id AS id, {reason_sql} AS reason FROM {table} d "
+        f"LEFT JOIN {Customer._meta.db_table} c ON c.id = d.customer_id "
+        f"LEFT JOIN {ContactPreference._meta.db_table} p ON p.customer_id = d.customer_id "
+        f"WHERE d.id IN ({placeholders}) AND d.status = %s AND d.next_attempt_at <= %s) x "
+        f"WHERE {table}.id = x.id AND {table}.status = %s"
     )
-    rows = list(Delivery.objects.filter(claim_token=token, status=Delivery.Status.SENDING).order_by("pk"))
-    return token, rows
-
-
-@contextlib.contextmanager
-def _asynchronous_commit() -> Iterator[None]:
-    """On PostgreSQL, commit the per-row marks without waiting for the WAL flush (about 1 ms a row saved).
-
-    A killed worker loses nothing by it: what it committed is committed. Only a crash of PostgreSQL
-    itself could forget the last fraction of a second of marks, and those rows, back in ``sending``,
-    are sent again by the sweeper: at-least-once, as with any mail system.
-    """
-    if db_connection.vendor != "postgresql" or db_connection.in_atomic_block:
-        yield
-        return
+    lease_until = field("claimed_until").get_db_prep_value(now + _lease(), db_connection)
+    params = [
+        Delivery.Status.SENDING, Delivery.Status.SUPPRESSED, prep_token, prep_now, lease_until, prep_now,
+        *reason_params, *ids, Delivery.Status.QUEUED, prep_now, Delivery.Status.QUEUED,
+    ]  # fmt: skip
     with db_connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")
-    try:
-        yield
-    finally:
-        with db_connection.cursor() as cursor:
-            cursor.execute("RESET synchronous_commit")
+        cursor.execute(sql, params)
+        touched = cursor.rowcount
+    rows = list(Delivery.objects.filter(claim_token=token, status=Delivery.Status.SENDING).order_by("pk"))
+    return token, rows, touched - len(rows)
 
 
 def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
     """Send the given rows that are still queued and due, over one connection. Safe to run twice."""
-    with _asynchronous_commit():
-        return _send(delivery_ids)
+    return _send(delivery_ids)
+
+
+class _SentMarks:
+    """Rows the server accepted, marked ``sent`` in small batches, each batch committed durably.
+
+    The window in which a message can go twice is what was accepted but not yet marked: at most
+    ``DELIVERY_MARK_BATCH`` messages (20) or ``DELIVERY_MARK_SECONDS`` (1 s) of them, whichever is
+    fewer, when a worker dies; the same plus one when PostgreSQL crashes (the commit is synchronous,
+    so a committed mark survives it). One UPDATE per batch rather than per message: a fan-out's
+    hottest statement, and one WAL flush per 20 messages instead of one per message.
+    """
+
+    def __init__(self, token: uuid.UUID) -> None:
+        self.token = token
+        self.ids: list[int] = []
+        self.batch = int(_conf("DELIVERY_MARK_BATCH"))
+        self.seconds = float(_conf("DELIVERY_MARK_SECONDS"))
+        self.since = time.monotonic()
+        self.marked = 0
+
+    def add(self, pk: int) -> None:
+        if not self.ids:
+            self.since = time.monotonic()
+        self.ids.append(pk)
+        if len(self.ids) >= self.batch or time.monotonic() - self.since >= self.seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.ids:
+            return
+        self.marked += Delivery.objects.filter(pk__in=self.ids, claim_token=self.token).update(
+            status=Delivery.Status.SENT, sent_at=timezone.now(), claim_token=None, last_error=""
+        )
+        self.ids = []
 
 
 def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
-    token, rows = _claim(delivery_ids)
-    counts = {"sent": 0, "failed": 0, "retrying": 0}
+    token, rows, suppressed = _claim(delivery_ids)
+    counts = {"sent": 0, "failed": 0, "retrying": 0, "suppressed": suppressed}
     if not rows:
         return counts
     in_app = [row.pk for row in rows if row.channel == Delivery.Channel.IN_APP]
@@ -456,17 +551,24 @@ def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
         counts["retrying"] += len(emails)
         logger.warning("deliveries: cannot open a mail connection (%s); %d rows back off", exc, len(emails))
         return counts
+    marks = _SentMarks(token)
+    lease = _Lease(token)
     try:
         for index, row in enumerate(emails):
             try:
                 _transmit(connection, row)
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                if _classify(exc) is _Permanent:
+                kind = _classify(exc)
+                if kind is _Permanent:
                     Delivery.objects.filter(pk=row.pk, claim_token=token).update(
                         status=Delivery.Status.FAILED, claim_token=None, last_error=error
                     )
                     counts["failed"] += 1
+                    continue
+                if kind is _Transient:  # this recipient only; the session goes on with the next row
+                    _release([row], token, error)
+                    counts["retrying"] += 1
                     continue
                 remaining = emails[index:]
                 _release(remaining, token, error)
@@ -474,42 +576,75 @@ def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
                 logger.warning("deliveries: transient error (%s); %d rows back off", error, len(remaining))
                 break
             else:
-                # marked one by one the moment the server accepted it: a killed worker re-sends at most one
-                counts["sent"] += _mark_sent(row.pk, token)
+                marks.add(row.pk)
+            if index + 1 < len(emails) and not lease.keep():
+                logger.warning("deliveries: chunk %s lost its lease; %d rows left to their new owner",
+                               token, len(emails) - index - 1)  # fmt: skip
+                break
+        marks.flush()
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection may fail; nothing is left to do
             connection.close()
+    counts["sent"] += marks.marked
     return counts
 
 
-def deliveries_sweep() -> dict[str, int]:
-    """Beat job: recover rows a dead worker left in ``sending``; enqueue due rows whose task was lost.
+def _broker_backlog(queue: str) -> int | None:
+    """Messages waiting in the broker's ``queue``; None when unknown (eager tests, broker unreachable)."""
+    from config.celery import app  # noqa: PLC0415
 
-    Set-based: two indexed range queries, bounded by ``DELIVERY_SWEEP_LIMIT``.
+    if app.conf.task_always_eager:
+        return None
+    try:
+        with app.connection_for_read() as conn:
+            return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+    except Exception as exc:  # Redis drops an empty list's key, and a passive declare then says NOT_FOUND
+        if "NOT_FOUND" in str(exc) or "no queue" in str(exc).lower():
+            return 0
+        logger.warning("deliveries: cannot read the %s queue's length (%s)", queue, exc)
+        return None
+
+
+def deliveries_sweep() -> dict[str, int]:
+    """Beat job: recover rows whose chunk's lease lapsed (a dead worker); enqueue due rows whose task was lost.
+
+    Set-based: indexed range queries, bounded by ``DELIVERY_SWEEP_LIMIT``. A row is presumed lost with
+    its task after ``DELIVERY_SWEEP_GRACE_SECONDS`` (20) when its queue in the broker is empty (a
+    restarted Redis, or a killed worker's unacknowledged messages, which Redis hands back only after
+    its visibility timeout of an hour), or after the busy grace (120) while the queue still holds
+    messages (rows of a large fan-out wait there their turn). Enqueueing a row twice sends it once.
     """
     now = timezone.now()
-    stuck_cutoff = now - dt.timedelta(seconds=_conf("DELIVERY_STUCK_SENDING_SECONDS"))
-    grace = dt.timedelta(seconds=_conf("DELIVERY_SWEEP_GRACE_SECONDS"))
-    recovered = Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=stuck_cutoff).update(
-        status=Delivery.Status.QUEUED, claim_token=None, next_attempt_at=now
-    )
-    # fresh rows were enqueued on commit: only those older than the grace period are presumed lost;
-    # rows that waited (quiet hours, back-off, send_after) are enqueued as soon as they are due
-    due = (
-        Delivery.objects.filter(status=Delivery.Status.QUEUED, next_attempt_at__lte=now)
-        .filter(
-            Q(next_attempt_at__lte=now - grace) | Q(next_attempt_at__gt=F("created_at") + grace) | Q(attempts__gt=0)
-        )
-        .order_by("next_attempt_at")
-        .values_list("pk", "category")[: _conf("DELIVERY_SWEEP_LIMIT")]
+    recovered = Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_until__lt=now).update(
+        status=Delivery.Status.QUEUED, claim_token=None, claimed_until=None, next_attempt_at=now
     )
     ids_by_queue: dict[str, list[int]] = defaultdict(list)
-    for pk, category in due:
-        ids_by_queue[queue_for(category)].append(pk)
-    for ids in ids_by_queue.values():
-        ids.sort()
+    limit = _conf("DELIVERY_SWEEP_LIMIT")
+    for queue, categories in _categories_by_queue().items():
+        backlog = _broker_backlog(queue)
+        grace = dt.timedelta(
+            seconds=_conf("DELIVERY_SWEEP_GRACE_SECONDS" if backlog == 0 else "DELIVERY_SWEEP_BUSY_GRACE_SECONDS")
+        )
+        # fresh rows were enqueued on commit: only those older than the grace are presumed lost; rows
+        # that waited (quiet hours, back-off, send_after) or were recovered are enqueued once due
+        due = (
+            Delivery.objects.filter(status=Delivery.Status.QUEUED, next_attempt_at__lte=now, category__in=categories)
+            .filter(
+                Q(next_attempt_at__lte=now - grace) | Q(next_attempt_at__gt=F("created_at") + grace) | Q(attempts__gt=0)
+            )
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        ids_by_queue[queue] = sorted(due)
     _enqueue_on_commit(ids_by_queue)
     return {"recovered": recovered, "enqueued": sum(len(ids) for ids in ids_by_queue.values())}
+
+
+def _categories_by_queue() -> dict[str, list[str]]:
+    by_queue: dict[str, list[str]] = defaultdict(list)
+    for category in Category.values:
+        by_queue[queue_for(category)].append(category)
+    return by_queue
 
 
 def deliveries_retry(*, delivery_ids: Sequence[int]) -> int:

@@ -1,15 +1,18 @@
 import datetime as dt
 import smtplib
+import uuid
 from email import message_from_bytes
 from email.header import decode_header, make_header
 
 import pytest
 from django.core import mail
+from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
 from customers.models import ContactPreference, Delivery
-from customers.services import DeliveryDraft, deliver, deliver_many, deliveries_send, deliveries_sweep
+from customers.services import DeliveryDraft, deliver, deliver_many, deliveries, deliveries_send, deliveries_sweep
+from customers.services.customers import contact_preference_update
 from customers.services.deliveries import build_email, quiet_hours_end
 from tests.factories import CustomerFactory
 from tests.smtp import SmtpServer
@@ -61,8 +64,8 @@ def test_sending_the_same_rows_twice_sends_once():
     delivery = _deliver(customer)  # no on-commit run: the row stays queued
     first = deliveries_send(delivery_ids=[delivery.pk])
     second = deliveries_send(delivery_ids=[delivery.pk])
-    assert first == {"sent": 1, "failed": 0, "retrying": 0}
-    assert second == {"sent": 0, "failed": 0, "retrying": 0}
+    assert first == {"sent": 1, "failed": 0, "retrying": 0, "suppressed": 0}
+    assert second == {"sent": 0, "failed": 0, "retrying": 0, "suppressed": 0}
     assert len(mail.outbox) == 1
 
 
@@ -157,7 +160,7 @@ def test_the_sweeper_recovers_rows_a_dead_worker_left_in_sending(django_capture_
     customer = CustomerFactory()
     delivery = _deliver(customer)
     long_ago = timezone.now() - dt.timedelta(hours=1)
-    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.SENDING, claimed_at=long_ago,
+    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.SENDING, claimed_until=long_ago,
                                                    next_attempt_at=long_ago, created_at=long_ago)  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
         result = deliveries_sweep()
@@ -165,6 +168,48 @@ def test_the_sweeper_recovers_rows_a_dead_worker_left_in_sending(django_capture_
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.SENT  # eager: the sweeper's task ran at once
     assert len(mail.outbox) == 1
+
+
+def test_the_sweeper_leaves_a_chunk_whose_lease_is_current_and_a_sending_chunk_extends_it(smtp, settings):
+    settings.HELPDESK = {**settings.HELPDESK, "DELIVERY_LEASE_SECONDS": 0.4, "DELIVERY_MARK_BATCH": 1}
+    customers = CustomerFactory.create_batch(3)
+    rows = [_deliver(c, key=f"k-{c.pk}") for c in customers]
+    smtp.delay = 0.3  # the chunk takes 0.9 s, longer than its lease: it must extend it to keep it
+    leases = []
+    real_keep = deliveries._Lease.keep
+
+    def keep(self):
+        kept = real_keep(self)
+        leases.extend(Delivery.objects.filter(status="sending").values_list("claimed_until", flat=True))
+        assert deliveries_sweep()["recovered"] == 0  # alive: nothing to recover meanwhile
+        return kept
+
+    deliveries._Lease.keep = keep
+    try:
+        assert deliveries_send(delivery_ids=[r.pk for r in rows])["sent"] == 3
+    finally:
+        deliveries._Lease.keep = real_keep
+    assert len(set(leases)) >= 2  # extended while sending
+    assert len(smtp.messages) == 3
+
+
+def test_a_chunk_that_lost_its_lease_stops_sending_the_rows_given_to_another_worker(smtp, settings):
+    settings.HELPDESK = {**settings.HELPDESK, "DELIVERY_LEASE_SECONDS": 0.2, "DELIVERY_MARK_BATCH": 1}
+    customers = CustomerFactory.create_batch(4)
+    rows = [_deliver(c, key=f"k-{c.pk}") for c in customers]
+    smtp.delay = 0.25  # frozen past its lease after the first message
+    real_keep = deliveries._Lease.keep
+
+    def keep(self):  # meanwhile the sweeper re-queued the lapsed rows and another worker claimed them
+        Delivery.objects.filter(status="sending").update(claim_token=uuid.uuid4())
+        return real_keep(self)
+
+    deliveries._Lease.keep = keep
+    try:
+        assert deliveries_send(delivery_ids=[r.pk for r in rows])["sent"] == 1
+    finally:
+        deliveries._Lease.keep = real_keep
+    assert len(smtp.messages) == 1  # not four: the other three are the new owner's
 
 
 def test_the_sweeper_leaves_fresh_rows_to_their_own_task():
@@ -207,7 +252,7 @@ def test_a_chunk_goes_over_one_smtp_connection(smtp):
     customers = CustomerFactory.create_batch(5)
     rows = [_deliver(c, key=f"k-{c.pk}") for c in customers]
     counts = deliveries_send(delivery_ids=[r.pk for r in rows])
-    assert counts == {"sent": 5, "failed": 0, "retrying": 0}
+    assert counts == {"sent": 5, "failed": 0, "retrying": 0, "suppressed": 0}
     assert sorted(smtp.recipients()) == sorted(c.email for c in customers)
     assert len(smtp.sessions) == 1
     # the Message-ID derives from the idempotency key, so a receiver can drop a re-send
@@ -218,7 +263,7 @@ def test_a_refusing_server_makes_rows_back_off_and_they_are_sent_when_it_recover
     smtp.refuse_next = 1
     customer = CustomerFactory()
     delivery = _deliver(customer)
-    assert deliveries_send(delivery_ids=[delivery.pk]) == {"sent": 0, "failed": 0, "retrying": 1}
+    assert deliveries_send(delivery_ids=[delivery.pk]) == {"sent": 0, "failed": 0, "retrying": 1, "suppressed": 0}
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.QUEUED
     assert delivery.attempts == 1
@@ -227,7 +272,7 @@ def test_a_refusing_server_makes_rows_back_off_and_they_are_sent_when_it_recover
     # not due yet: nothing happens
     assert deliveries_send(delivery_ids=[delivery.pk])["sent"] == 0
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-    assert deliveries_send(delivery_ids=[delivery.pk]) == {"sent": 1, "failed": 0, "retrying": 0}
+    assert deliveries_send(delivery_ids=[delivery.pk]) == {"sent": 1, "failed": 0, "retrying": 0, "suppressed": 0}
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_error) == (Delivery.Status.SENT, 2, "")
     assert smtp.recipients() == [customer.email]
@@ -237,11 +282,62 @@ def test_a_permanent_rejection_is_recorded_and_the_rest_of_the_chunk_still_goes(
     good, bad = CustomerFactory(), CustomerFactory(email="nobody@client.example")
     smtp.reject.add("nobody@client.example")
     rows = [_deliver(bad, key="bad"), _deliver(good, key="good")]
-    assert deliveries_send(delivery_ids=[r.pk for r in rows]) == {"sent": 1, "failed": 1, "retrying": 0}
+    assert deliveries_send(delivery_ids=[r.pk for r in rows]) == {
+        "sent": 1,
+        "failed": 1,
+        "retrying": 0,
+        "suppressed": 0,
+    }
     failed = Delivery.objects.get(idempotency_key="bad")
     assert failed.status == Delivery.Status.FAILED
     assert "550" in failed.last_error
     assert smtp.recipients() == [good.email]
+
+
+def test_one_mailbox_answering_450_delays_its_own_row_only_and_fails_with_its_own_error(smtp, settings):
+    settings.HELPDESK = {**settings.HELPDESK, "DELIVERY_MAX_ATTEMPTS": 2}
+    customers = CustomerFactory.create_batch(5)
+    busy = customers[1]
+    smtp.defer.add(busy.email)
+    rows = [_deliver(c, key=f"k-{c.pk}") for c in customers]
+    assert deliveries_send(delivery_ids=[r.pk for r in rows]) == {
+        "sent": 4,
+        "failed": 0,
+        "retrying": 1,
+        "suppressed": 0,
+    }
+    assert sorted(smtp.recipients()) == sorted(c.email for c in customers if c != busy)
+    assert len(smtp.sessions) == 1  # the session went on after the refusal
+    others = Delivery.objects.exclude(customer=busy)
+    assert set(others.values_list("status", "last_error")) == {(Delivery.Status.SENT, "")}
+    row = Delivery.objects.get(customer=busy)
+    assert (row.status, row.attempts) == (Delivery.Status.QUEUED, 1)
+    assert "450" in row.last_error
+    assert busy.email in row.last_error
+    Delivery.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    assert deliveries_send(delivery_ids=[row.pk]) == {"sent": 0, "failed": 0, "retrying": 1, "suppressed": 0}
+    row.refresh_from_db()
+    assert row.status == Delivery.Status.FAILED
+    assert row.last_error.startswith("gave up after 2 attempts")
+    assert busy.email in row.last_error
+
+
+def test_a_server_closing_the_session_puts_the_rest_of_the_chunk_back(smtp):
+    customers = CustomerFactory.create_batch(4)
+    rows = [_deliver(c, key=f"k-{c.pk}") for c in customers]
+    deliveries_send(delivery_ids=[rows[0].pk])  # the first goes
+    smtp.close_next = 1
+    assert deliveries_send(delivery_ids=[r.pk for r in rows]) == {
+        "sent": 0,
+        "failed": 0,
+        "retrying": 3,
+        "suppressed": 0,
+    }
+    assert set(Delivery.objects.filter(pk__in=[r.pk for r in rows[1:]]).values_list("status", flat=True)) == {
+        Delivery.Status.QUEUED
+    }
+    assert all("421" in e for e in Delivery.objects.filter(pk__in=[r.pk for r in rows[1:]]).values_list(
+        "last_error", flat=True))  # fmt: skip
 
 
 def test_an_unreachable_server_backs_off_every_row_and_gives_up_after_the_last_attempt(settings):
@@ -261,14 +357,17 @@ def test_an_unreachable_server_backs_off_every_row_and_gives_up_after_the_last_a
 
 
 def test_smtp_errors_are_classified():
-    from customers.services.deliveries import _classify, _Permanent, _Transient
+    from customers.services.deliveries import _classify, _Connection, _Permanent, _Transient
 
     assert _classify(smtplib.SMTPDataError(451, b"later")) is _Transient
     assert _classify(smtplib.SMTPDataError(554, b"no")) is _Permanent
-    assert _classify(smtplib.SMTPServerDisconnected("gone")) is _Transient
-    assert _classify(ConnectionRefusedError()) is _Transient
+    assert _classify(smtplib.SMTPServerDisconnected("gone")) is _Connection
+    assert _classify(ConnectionRefusedError()) is _Connection
     assert _classify(smtplib.SMTPRecipientsRefused({"a@b": (550, b"no")})) is _Permanent
     assert _classify(smtplib.SMTPRecipientsRefused({"a@b": (450, b"busy")})) is _Transient
+    assert _classify(smtplib.SMTPRecipientsRefused({"a@b": (421, b"closing")})) is _Connection
+    assert _classify(smtplib.SMTPDataError(421, b"closing")) is _Connection
+    assert _classify(smtplib.SMTPSenderRefused(451, b"slow down", "from@x")) is _Connection
 
 
 @override_settings(DEFAULT_FROM_EMAIL="Support <help@acme.example>")
@@ -333,3 +432,58 @@ def test_a_line_break_in_a_header_value_cannot_add_a_header(smtp):
     (received,) = smtp.messages
     assert received["Bcc"] is None
     assert received["X-Note"] == "a Bcc: evil@example.com"
+
+
+# --- the customer's state at send time ------------------------------------------------------
+
+
+def _plan_announcements(customers, prefix="a"):
+    with transaction.atomic():  # planned, not sent: the test sends them later, as a throttled campaign would
+        deliver_many(
+            drafts=[
+                DeliveryDraft(key=f"{prefix}-{c.pk}", category="announcement", subject="News", body="B", customer=c)
+                for c in customers
+            ]
+        )
+    return list(Delivery.objects.filter(idempotency_key__startswith=f"{prefix}-").order_by("pk"))
+
+
+def test_an_unsubscribe_after_planning_suppresses_the_rows_not_yet_sent_with_the_reason(smtp):
+    stays, leaves, moves = CustomerFactory.create_batch(3)
+    rows = _plan_announcements([stays, leaves, moves])
+    reset = _deliver(leaves, key="reset-password", category="service")  # transactional mail still goes
+    contact_preference_update(customer=leaves, opted_out=["announcement"], quiet_hours_start=None,
+                              quiet_hours_end=None)  # fmt: skip
+    old_address = moves.email
+    moves.email = "new-address@client.example"
+    moves.save()
+    counts = deliveries_send(delivery_ids=[*(r.pk for r in rows), reset.pk])
+    assert counts == {"sent": 2, "failed": 0, "retrying": 0, "suppressed": 2}
+    assert sorted(smtp.recipients()) == sorted([stays.email, leaves.email])
+    assert old_address not in smtp.recipients()
+    by_customer = {(d.customer_id, d.category): d for d in Delivery.objects.all()}
+    assert by_customer[(stays.pk, "announcement")].status == Delivery.Status.SENT
+    assert by_customer[(leaves.pk, "service")].status == Delivery.Status.SENT
+    suppressed = by_customer[(leaves.pk, "announcement")]
+    assert (suppressed.status, suppressed.suppressed_reason) == (
+        Delivery.Status.SUPPRESSED,
+        "opted out of announcements",
+    )
+    assert suppressed.claim_token is None
+    moved = by_customer[(moves.pk, "announcement")]
+    assert moved.status == Delivery.Status.SUPPRESSED
+    assert "address changed" in moved.suppressed_reason
+
+
+@pytest.mark.parametrize("size", [3, 30])
+def test_a_chunk_send_costs_the_same_queries_whatever_its_size(smtp, settings, size, django_assert_num_queries):
+    settings.HELPDESK = {**settings.HELPDESK, "DELIVERY_MARK_BATCH": 100}
+    customers = CustomerFactory.create_batch(size)
+    rows = _plan_announcements(customers)
+    for customer in customers[::3]:  # a third unsubscribed after planning
+        ContactPreference.objects.create(customer=customer, opted_out=["announcement"])
+    # claim and suppress (1), read the claimed rows (1), mark the sent ones (1 a batch)
+    with django_assert_num_queries(3):
+        counts = deliveries_send(delivery_ids=[r.pk for r in rows])
+    assert counts["suppressed"] == len(customers[::3])
+    assert counts["sent"] == size - counts["suppressed"]
