@@ -16,7 +16,7 @@ def lease_rows_in_sending(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("customers", "0006_merge_20261202_2158"),
+        ("customers", "0008_delivery_held"),
     ]
 
     operations = [
