@@ -281,6 +281,8 @@ HELPDESK = {
     "EVENT_ROLLUP_OVERLAP_SECONDS": env.int("HELPDESK_EVENT_ROLLUP_OVERLAP_SECONDS", default=300),
     "PLAYBOOK_ADVANCE_BATCH": env.int("HELPDESK_PLAYBOOK_ADVANCE_BATCH", default=500),
     # tickets
+    # product events (customers): the JSON size of one event's properties
+    "EVENT_PROPERTIES_MAX_BYTES": env.int("HELPDESK_EVENT_PROPERTIES_MAX_BYTES", default=16 * 1024),
     # inbound e-mail (tickets.inbound)
     "INBOUND_MAX_BYTES": env.int("HELPDESK_INBOUND_MAX_BYTES", default=25 * 1024 * 1024),
     "INBOUND_MAX_ATTEMPTS": env.int("HELPDESK_INBOUND_MAX_ATTEMPTS", default=5),

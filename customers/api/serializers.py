@@ -45,9 +45,10 @@ class EventInputSerializer(serializers.Serializer):
     kind = serializers.RegexField(r"^[a-z0-9_.:-]{1,64}$", help_text="e.g. login, error, export.run")
     occurred_at = serializers.DateTimeField()
     properties = serializers.DictField(required=False, default=dict)
-    customer_id = serializers.IntegerField(required=False)
-    customer_email = serializers.EmailField(required=False)
-    customer_external_id = serializers.CharField(required=False, max_length=128)
+    # exactly one of the three names the customer; null or empty counts as not given
+    customer_id = serializers.IntegerField(required=False, allow_null=True)
+    customer_email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
+    customer_external_id = serializers.CharField(required=False, max_length=128, allow_null=True, allow_blank=True)
 
     def validate(self, attrs: dict) -> dict:
         given = [k for k in ("customer_id", "customer_email", "customer_external_id") if attrs.get(k) not in (None, "")]

@@ -1,0 +1,99 @@
+"""The per-row check of ``POST /api/v1/events/``, written out by hand for speed.
+
+It accepts exactly what ``EventInputSerializer`` describes in the schema, with the same messages, but costs
+microseconds a row where a DRF serializer costs about a third of a millisecond: at 1,000 rows a batch the
+serializer alone held ingestion to ~3,000 events/s on this kind of machine.
+"""
+
+import json
+import re
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from customers.services.events import NO_CUSTOMER_GIVEN
+
+_KIND = re.compile(r"^[a-z0-9_.:-]{1,64}$")
+_REQUIRED = "This field is required."
+
+
+def _text(raw: dict[str, Any], name: str, errors: dict[str, list[str]], *, max_length: int) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        errors[name] = ["Not a valid string."]
+        return None
+    value = str(value).strip()
+    if len(value) > max_length:
+        errors[name] = [f"Ensure this field has no more than {max_length} characters."]
+        return None
+    return value
+
+
+def event_row_check(raw: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """(the clean row, {}) or (None, per-field errors) for one element of ``events``."""
+    if not isinstance(raw, dict):
+        return None, {"non_field_errors": ["Invalid data. Expected a dictionary."]}
+    errors: dict[str, list[str]] = {}
+    event_id = _text(raw, "event_id", errors, max_length=128)
+    if not event_id and "event_id" not in errors:
+        errors["event_id"] = [_REQUIRED if raw.get("event_id") is None else "This field may not be blank."]
+    kind = raw.get("kind")
+    if kind is None:
+        errors["kind"] = [_REQUIRED]
+    elif not isinstance(kind, str) or not _KIND.match(kind):
+        errors["kind"] = ["This value does not match the required pattern."]
+    occurred_at = None
+    value = raw.get("occurred_at")
+    if value is None:
+        errors["occurred_at"] = [_REQUIRED]
+    else:
+        try:
+            occurred_at = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:
+            occurred_at = None
+        if occurred_at is None:
+            errors["occurred_at"] = ["Datetime has wrong format. Use one of these formats instead: ISO 8601."]
+        elif timezone.is_naive(occurred_at):
+            occurred_at = timezone.make_aware(occurred_at, timezone.get_current_timezone())
+    properties = raw.get("properties", {})
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, dict):
+        errors["properties"] = [f'Expected a dictionary of items but got type "{type(properties).__name__}".']
+    elif properties:
+        limit = settings.HELPDESK["EVENT_PROPERTIES_MAX_BYTES"]
+        size = len(json.dumps(properties, separators=(",", ":"), default=str))
+        if size > limit:
+            errors["properties"] = [f"At most {limit} bytes of properties ({size} given)."]
+    row: dict[str, Any] = {"event_id": event_id, "kind": kind, "occurred_at": occurred_at, "properties": properties}
+    given = 0
+    if (customer_id := raw.get("customer_id")) not in (None, ""):
+        given += 1
+        if isinstance(customer_id, bool) or not isinstance(customer_id, int | str) or not str(customer_id).isascii() \
+                or not str(customer_id).strip().isdigit():  # fmt: skip
+            errors["customer_id"] = ["A valid integer is required."]
+        else:
+            row["customer_id"] = int(customer_id)
+    if (email := raw.get("customer_email")) not in (None, ""):
+        given += 1
+        try:
+            if not isinstance(email, str) or len(email) > 254:
+                raise ValidationError("bad")
+            validate_email(email.strip())
+            row["customer_email"] = email.strip()
+        except ValidationError:
+            errors["customer_email"] = ["Enter a valid email address."]
+    if raw.get("customer_external_id") not in (None, ""):
+        given += 1
+        value = _text(raw, "customer_external_id", errors, max_length=128)
+        if value:
+            row["customer_external_id"] = value
+    if given != 1 and not errors:
+        errors["customer"] = [NO_CUSTOMER_GIVEN]
+    return (None, errors) if errors else (row, {})
