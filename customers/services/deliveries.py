@@ -22,7 +22,7 @@ import socket
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from customers.models import ESSENTIAL_CATEGORIES, Category, ContactPreference, Customer, Delivery
 from customers.services.mime import email_envelope
+from customers.services.pg import server_side_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -221,20 +222,6 @@ def deliver_many(*, drafts: Sequence[DeliveryDraft]) -> list[int]:
     return [pk for ids in queued.values() for pk in ids]
 
 
-@contextlib.contextmanager
-def _server_side_cursor() -> Iterator[Any]:
-    """A psycopg cursor with server-side binding on Django's connection (and in its transaction), for
-    the fan-out's hot statements: Django's cursor binds on the client, so it can neither prepare a
-    statement nor send a list as one array parameter. PostgreSQL only; it bypasses Django's query
-    logging. (Behind PgBouncer in transaction mode, prepared statements need 1.21+ and
-    ``max_prepared_statements``.)"""
-    import psycopg  # noqa: PLC0415  (PostgreSQL only)
-
-    db_connection.ensure_connection()
-    with psycopg.Cursor(db_connection.connection) as cursor:
-        yield cursor
-
-
 def _insert_new(rows: list[Delivery], now: dt.datetime) -> list[tuple[int, str, str, dt.datetime]]:
     """Insert the rows whose key is new; (id, category, status, next_attempt_at) of those inserted.
 
@@ -261,7 +248,7 @@ def _insert_new(rows: list[Delivery], now: dt.datetime) -> list[tuple[int, str, 
         "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, category, status, next_attempt_at"
     )
     inserted = []
-    with _server_side_cursor() as cursor:  # arrays go as parameters
+    with server_side_cursor() as cursor:  # arrays go as parameters
         for start in range(0, len(rows), 1000):
             part = rows[start : start + 1000]
             values = [
