@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from customers.models import Customer
-from tickets.models import Channel, CustomField, Kind, Priority, SLATargetKind, Status, TicketEvent
+from tickets.models import (
+    Channel,
+    CustomField,
+    Kind,
+    Priority,
+    SatisfactionRating,
+    SLATargetKind,
+    Status,
+    TicketEvent,
+)
 
 #: fields whose values are choices, by the word a sentence uses for them
 CHOICES: dict[str, tuple[str, type[Any]]] = {
@@ -102,6 +111,11 @@ def describe(event: TicketEvent, *, names: _Names | None = None) -> str:
         return "Closed automatically after being solved"
     if kind == K.FOLLOW_UP:
         return f"Opened as a follow-up to {_ticket_ref(event.new_value)}"
+    if kind == K.RATED:
+        rating = event.new_value if isinstance(event.new_value, dict) else {}
+        score = _choice_label(SatisfactionRating.Score, rating["score"]) if rating.get("score") else "it"
+        reason = f" ({_choice_label(SatisfactionRating.Reason, rating['reason'])})" if rating.get("reason") else ""
+        return f"The customer rated the support {score}{reason}"
     return _sentence(who, f"changed {event.field or 'the ticket'}", event.get_kind_display())
 
 

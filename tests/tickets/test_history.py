@@ -193,3 +193,8 @@ def test_the_ticket_page_shows_sentences_not_python_data(
     assert "added CC Ann &lt;Lee&gt;" in page  # user text escaped
     assert "{&#x27;id&#x27;" not in page
     assert "'label'" not in page
+
+
+def test_a_rating_reads_as_a_sentence():
+    event = TicketEvent(kind=TicketEvent.Kind.RATED, field="satisfaction", new_value={"score": "bad", "reason": ""})
+    assert describe(event) == "The customer rated the support bad"
