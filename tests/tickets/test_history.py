@@ -198,3 +198,8 @@ def test_the_ticket_page_shows_sentences_not_python_data(
 def test_a_rating_reads_as_a_sentence():
     event = TicketEvent(kind=TicketEvent.Kind.RATED, field="satisfaction", new_value={"score": "bad", "reason": ""})
     assert describe(event) == "The customer rated the support bad"
+
+
+def test_a_mention_by_a_stranger_reads_as_a_sentence():
+    event = TicketEvent(kind=TicketEvent.Kind.MENTIONED, field="mentions", new_value=1042)
+    assert describe(event).startswith("Opened from an e-mail that referred to #1042")
