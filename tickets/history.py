@@ -112,7 +112,8 @@ def describe(event: TicketEvent, *, names: _Names | None = None) -> str:
     if kind == K.FOLLOW_UP:
         return f"Opened as a follow-up to {_ticket_ref(event.new_value)}"
     if kind == K.MENTIONED:
-        return f"Opened from an e-mail that referred to {_ticket_ref(event.new_value)}, whose people its sender is not among"
+        # its sender is not among that ticket's people, so the message was not added there
+        return f"Opened from an e-mail that referred to {_ticket_ref(event.new_value)}"
     if kind == K.RATED:
         rating = event.new_value if isinstance(event.new_value, dict) else {}
         score = _choice_label(SatisfactionRating.Score, rating["score"]) if rating.get("score") else "it"
