@@ -20,9 +20,16 @@ from rest_framework.views import APIView
 
 from core.api.permissions import Can
 from core.exceptions import ApplicationError
-from core.pagination import keyset_page
 from tickets.inbound.models import InboundEmail, Mailbox
-from tickets.inbound.services import inbound_retry, inbound_store, mailbox_default
+from tickets.inbound.selectors import (
+    inbound_email_get,
+    inbound_email_page,
+    mailbox_default,
+    mailbox_for_address,
+    mailbox_get,
+    mailbox_list,
+)
+from tickets.inbound.services import inbound_retry, inbound_store
 from tickets.models import Queue
 
 
@@ -53,7 +60,7 @@ class InboundEmailApi(APIView):
     )
     def post(self, request: Request) -> Response:
         address = (request.query_params.get("mailbox") or "").strip().lower()
-        mailbox = Mailbox.objects.filter(address=address, is_active=True).first() if address else mailbox_default()
+        mailbox = mailbox_for_address(address=address) if address else mailbox_default()
         if mailbox is None:
             raise NotFound("No such mailbox." if address else "No default mailbox: name one with ?mailbox=.")
         raw = request.data if isinstance(request.data, bytes) else b""
@@ -103,7 +110,7 @@ class MailboxListApi(APIView):
 
     @extend_schema(summary="List mailboxes", responses=MailboxSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(MailboxSerializer(Mailbox.objects.select_related("queue"), many=True).data)
+        return Response(MailboxSerializer(mailbox_list(), many=True).data)
 
     @extend_schema(summary="Add a mailbox", request=MailboxSerializer, responses={201: MailboxSerializer})
     def post(self, request: Request) -> Response:
@@ -116,7 +123,7 @@ class MailboxDetailApi(APIView):
     permission_classes = [Can("mailbox.edit")]
 
     def _get(self, mailbox_id: int) -> Mailbox:
-        mailbox = Mailbox.objects.select_related("queue").filter(pk=mailbox_id).first()
+        mailbox = mailbox_get(mailbox_id=mailbox_id)
         if mailbox is None:
             raise NotFound("No such mailbox.")
         return mailbox
@@ -165,23 +172,17 @@ class InboundEmailListApi(APIView):
         ),
     )
     def get(self, request: Request) -> Response:
-        rows = InboundEmail.objects.defer("raw", "text")
         state = request.query_params.get("state")
-        if state:
-            if state not in InboundEmail.State.values:
-                raise ApplicationError("Unknown state.", {"state": f"one of {', '.join(InboundEmail.State.values)}"})
-            rows = rows.filter(state=state)
-        page = keyset_page(
-            rows, ordering=["-received_at", "-id"], cursor=request.query_params.get("cursor"), size=50,
-            decorate=lambda qs: qs.select_related("mailbox", "ticket").defer("raw", "text"),
-        )  # fmt: skip
+        if state and state not in InboundEmail.State.values:
+            raise ApplicationError("Unknown state.", {"state": f"one of {', '.join(InboundEmail.State.values)}"})
+        page = inbound_email_page(state=state, cursor=request.query_params.get("cursor"))
         return Response(
             {"results": InboundEmailSerializer(page.items, many=True).data, "next_cursor": page.next_cursor}
         )
 
 
 def _inbound(inbound_id: int) -> InboundEmail:
-    inbound = InboundEmail.objects.filter(pk=inbound_id).first()
+    inbound = inbound_email_get(inbound_id=inbound_id)
     if inbound is None:
         raise NotFound("No such message.")
     return inbound

@@ -123,13 +123,6 @@ def _enqueue(inbound_id: int, *, countdown: float | None = None) -> None:
     process_inbound_email.apply_async(args=[inbound_id], queue="transactional", countdown=countdown)
 
 
-def mailbox_default() -> Mailbox | None:
-    """The mailbox of the outbound From address, else the only active one."""
-    from_address = _address_of(settings.DEFAULT_FROM_EMAIL)
-    active = Mailbox.objects.filter(is_active=True)
-    return active.filter(address=from_address).first() or (active.first() if active.count() == 1 else None)
-
-
 def _address_of(value: str) -> str:
     from email.utils import parseaddr  # noqa: PLC0415
 

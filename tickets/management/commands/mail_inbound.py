@@ -14,8 +14,9 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tickets.inbound.models import InboundEmail, Mailbox
-from tickets.inbound.services import inbound_store, mailbox_default
+from tickets.inbound.models import InboundEmail
+from tickets.inbound.selectors import mailbox_default, mailbox_for_address
+from tickets.inbound.services import inbound_store
 
 EX_TEMPFAIL = 75
 
@@ -28,10 +29,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         address = options.get("mailbox")
-        if address:
-            mailbox = Mailbox.objects.filter(address=str(address).strip().lower(), is_active=True).first()
-        else:
-            mailbox = mailbox_default()
+        mailbox = mailbox_for_address(address=str(address)) if address else mailbox_default()
         if mailbox is None:
             raise CommandError(
                 f"No active mailbox {address}." if address else "No default mailbox: name one with --mailbox.",
