@@ -109,6 +109,11 @@ class Customer(models.Model):
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers")
     created_at = models.DateTimeField(default=django_timezone.now, editable=False, db_index=True)
     last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    #: the address a delivery report said does not exist (a hard bounce): outreach stops while it is still
+    #: ``email``; changing the address is what lifts it, no flag to reset
+    bounced_email = models.EmailField(max_length=254, blank=True, editable=False)
+    bounced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    bounce_reason = models.CharField(max_length=300, blank=True, editable=False)
 
     class Meta:
         ordering = ["name", "id"]
@@ -130,6 +135,11 @@ class Customer(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         self.email = self.email.strip().lower()
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def email_undeliverable(self) -> bool:
+        """A hard bounce came back for the address the customer still has."""
+        return bool(self.bounced_email) and self.bounced_email == self.email
 
     @property
     def sees_organization_tickets(self) -> bool:
@@ -256,6 +266,7 @@ class Delivery(models.Model):
         #: waiting for something outside the outbox (the customer's open ticket to be solved); released to
         #: ``queued`` by its owner's beat job, or ``suppressed`` when ``next_attempt_at`` (the hold's end) passes
         HELD = "held", "Held"
+        BOUNCED = "bounced", "Bounced"
 
     idempotency_key = models.CharField(max_length=200)
     customer = models.ForeignKey(

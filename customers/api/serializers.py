@@ -17,12 +17,15 @@ class OrganizationOutputSerializer(serializers.ModelSerializer):
 
 class CustomerOutputSerializer(serializers.ModelSerializer):
     organization = serializers.PrimaryKeyRelatedField(read_only=True)
+    email_undeliverable = serializers.BooleanField(
+        read_only=True, help_text="A hard bounce came back for this address: outreach stops until it changes."
+    )
 
     class Meta:
         model = Customer
         fields = [
             "id", "name", "email", "organization", "timezone", "language", "external_id",
-            "created_at", "last_seen_at",
+            "created_at", "last_seen_at", "email_undeliverable", "bounced_at", "bounce_reason",
         ]  # fmt: skip
 
 

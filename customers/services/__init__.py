@@ -1,5 +1,6 @@
 """Writes of the customers app. Other apps import from here, never from the submodules."""
 
+from customers.services.bounces import delivery_bounce
 from customers.services.customers import (
     contact_preference_update,
     customer_get_or_create,
@@ -40,6 +41,7 @@ __all__ = [
     "deliveries_retry",
     "deliveries_send",
     "deliveries_sweep",
+    "delivery_bounce",
     "delivery_message_id",
     "events_prune",
     "events_rollup",

@@ -403,9 +403,11 @@ def _send_time_reason_sql(vendor: str) -> tuple[str, list[Any]]:
         f"CASE WHEN d.customer_id IS NULL OR d.category NOT IN ({', '.join(['%s'] * len(categories))}) THEN NULL "
         f"WHEN p.id IS NOT NULL AND {opted} THEN CASE d.category {labels} END "
         "WHEN d.channel = %s AND lower(c.email) <> lower(d.recipient) "
-        "THEN 'the customer''s address changed after the message was planned' END"
+        "THEN 'the customer''s address changed after the message was planned' "
+        "WHEN d.channel = %s AND c.bounced_email <> '' AND c.bounced_email = c.email "
+        "THEN 'the address is undeliverable (a delivery report said so)' END"
     )
-    return sql, [*categories, *params, Delivery.Channel.EMAIL]
+    return sql, [*categories, *params, Delivery.Channel.EMAIL, Delivery.Channel.EMAIL]
 
 
 def _lease() -> dt.timedelta:

@@ -550,3 +550,68 @@ def test_the_inbound_log_lists_downloads_and_retries(api_client_for, deliver_mai
     broken.refresh_from_db()
     assert broken.state == "processed"
     assert manager.get("/api/v1/inbound-emails/999999/raw/").status_code == 404
+
+
+# --- bounces --------------------------------------------------------------------------------------------------
+
+
+def _report(*, message_id, recipient, status="5.1.1", action="failed"):
+    from tests.tickets.test_inbound_parsing import DSN
+
+    return (
+        DSN.replace(b"delivery-42.abc@help.example.com", message_id.strip("<>").encode())
+        .replace(b"Gone@Client.example", recipient.encode())
+        .replace(b"Status: 5.1.1", f"Status: {status}".encode())
+        .replace(b"Action: failed", f"Action: {action}".encode())
+    )
+
+
+def test_a_hard_bounce_marks_the_delivery_and_stops_outreach_to_that_address_until_it_changes(deliver_mail):
+    from customers.services import deliver, deliveries_send, delivery_message_id
+
+    ada = CustomerFactory(email="ada@math.example")
+    news = deliver(key="campaign:1:ada", category="announcement", customer=ada, subject="News", body="Hi")
+    inbound = deliver_mail(_report(message_id=delivery_message_id(news.idempotency_key), recipient=ada.email))
+    news.refresh_from_db()
+    ada.refresh_from_db()
+    assert news.status == "bounced"
+    assert news.last_error.startswith("5.1.1 550 5.1.1")
+    assert ada.email_undeliverable
+    assert inbound.outcome.endswith(f"(delivery {news.pk} bounced; the address is now undeliverable)")
+    assert Ticket.objects.count() == 0
+    # the next announcement is suppressed when it is due, with the reason; a ticket reply still goes
+    later = deliver(key="campaign:2:ada", category="announcement", customer=ada, subject="More", body="Hi")
+    reply = deliver(key="ticket:9:message:9", category="service", customer=ada, subject="Re", body="Hi")
+    deliveries_send(delivery_ids=[later.pk, reply.pk])
+    later.refresh_from_db()
+    reply.refresh_from_db()
+    assert (later.status, later.suppressed_reason) == (
+        "suppressed",
+        "the address is undeliverable (a delivery report said so)",
+    )
+    assert reply.status == "sent"
+    # a new address lifts it
+    Customer.objects.filter(pk=ada.pk).update(email="ada@new.example")
+    third = deliver(key="campaign:3:ada", category="announcement", customer=Customer.objects.get(pk=ada.pk),
+                    subject="Again", body="Hi")  # fmt: skip
+    deliveries_send(delivery_ids=[third.pk])
+    third.refresh_from_db()
+    assert third.status == "sent"
+
+
+def test_a_forged_or_soft_report_changes_nothing(deliver_mail):
+    from customers.services import deliver, delivery_message_id
+
+    ada = CustomerFactory(email="ada@math.example")
+    news = deliver(key="campaign:1:ada", category="announcement", customer=ada, subject="News", body="Hi")
+    forged = deliver_mail(_report(message_id="made-up@helpdesk.localhost", recipient=ada.email))
+    assert forged.outcome.endswith("(answers no message of ours: nothing changed)")
+    delayed = deliver_mail(
+        _report(message_id=delivery_message_id(news.idempotency_key), recipient=ada.email, status="4.4.1",
+                action="delayed")
+    )  # fmt: skip
+    assert delayed.state == "ignored"
+    news.refresh_from_db()
+    ada.refresh_from_db()
+    assert news.status != "bounced"
+    assert not ada.email_undeliverable

@@ -37,7 +37,7 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from core.roles import is_agent
 from customers.models import Customer, Delivery
-from customers.services import customer_get_or_create, deliver
+from customers.services import customer_get_or_create, deliver, delivery_bounce
 from tickets.inbound.addresses import ticket_id_from_address
 from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
 from tickets.inbound.parsing import Address, ParsedEmail, email_parse
@@ -215,14 +215,20 @@ def _process(inbound: InboundEmail, now: dt.datetime) -> str:
     inbound.automated = parsed.automated[:200]
     inbound.suspicious = ", ".join(parsed.auth_failures)[:200]
     sender = parsed.sender
-    if parsed.report is not None:
+    if parsed.report is not None:  # opens no ticket and adds no message, whatever it says
         report = parsed.report
-        return _done(
-            inbound,
-            InboundEmail.State.IGNORED,
-            f"delivery report: {report.action or 'unknown'} {report.status} for {report.recipient or '?'} "
-            f"(message {report.original_message_id or 'unknown'})",
-        )
+        what = f"delivery report: {report.action or 'unknown'} {report.status} for {report.recipient or '?'}"
+        if report.action == "failed" and report.original_message_id:  # "delayed": the server still tries
+            bounce = delivery_bounce(
+                message_id=report.original_message_id, recipient=report.recipient, permanent=report.permanent,
+                reason=f"{report.status} {report.diagnostic}".strip(),
+            )  # fmt: skip
+            if bounce.delivery is None:
+                what += " (answers no message of ours: nothing changed)"
+            else:
+                what += f" (delivery {bounce.delivery.pk} bounced"
+                what += "; the address is now undeliverable)" if bounce.undeliverable else ")"
+        return _done(inbound, InboundEmail.State.IGNORED, what)
     if sender is None:
         return _done(inbound, InboundEmail.State.IGNORED, "ignored: no sender address")
     if not _valid_address(sender.email):
