@@ -111,9 +111,9 @@ class Customer(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
     #: the address a delivery report said does not exist (a hard bounce): outreach stops while it is still
     #: ``email``; changing the address is what lifts it, no flag to reset
-    bounced_email = models.EmailField(max_length=254, blank=True, editable=False)
+    bounced_email = models.EmailField(max_length=254, blank=True, default="", db_default="", editable=False)
     bounced_at = models.DateTimeField(null=True, blank=True, editable=False)
-    bounce_reason = models.CharField(max_length=300, blank=True, editable=False)
+    bounce_reason = models.CharField(max_length=300, blank=True, default="", db_default="", editable=False)
 
     class Meta:
         ordering = ["name", "id"]

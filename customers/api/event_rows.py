@@ -12,13 +12,13 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from core.params import ParameterError, to_datetime, to_id
 from customers.services.events import NO_CUSTOMER_GIVEN
 
 _KIND = re.compile(r"^[a-z0-9_.:-]{1,64}$")
 _REQUIRED = "This field is required."
+_DATETIME = "Datetime has wrong format. Use one of these formats instead: ISO 8601."
 
 
 def _text(raw: dict[str, Any], name: str, errors: dict[str, list[str]], *, max_length: int) -> str | None:
@@ -52,15 +52,13 @@ def event_row_check(raw: Any) -> tuple[dict[str, Any] | None, dict[str, list[str
     value = raw.get("occurred_at")
     if value is None:
         errors["occurred_at"] = [_REQUIRED]
+    elif not isinstance(value, str):
+        errors["occurred_at"] = [_DATETIME]
     else:
         try:
-            occurred_at = parse_datetime(value) if isinstance(value, str) else None
-        except ValueError:
-            occurred_at = None
-        if occurred_at is None:
-            errors["occurred_at"] = ["Datetime has wrong format. Use one of these formats instead: ISO 8601."]
-        elif timezone.is_naive(occurred_at):
-            occurred_at = timezone.make_aware(occurred_at, timezone.get_current_timezone())
+            occurred_at = to_datetime(value, field="occurred_at")
+        except ParameterError:
+            errors["occurred_at"] = [_DATETIME]
     properties = raw.get("properties", {})
     if properties is None:
         properties = {}
@@ -75,11 +73,10 @@ def event_row_check(raw: Any) -> tuple[dict[str, Any] | None, dict[str, list[str
     given = 0
     if (customer_id := raw.get("customer_id")) not in (None, ""):
         given += 1
-        if isinstance(customer_id, bool) or not isinstance(customer_id, int | str) or not str(customer_id).isascii() \
-                or not str(customer_id).strip().isdigit():  # fmt: skip
+        try:
+            row["customer_id"] = to_id(customer_id, field="customer_id")
+        except ParameterError:
             errors["customer_id"] = ["A valid integer is required."]
-        else:
-            row["customer_id"] = int(customer_id)
     if (email := raw.get("customer_email")) not in (None, ""):
         given += 1
         try:
