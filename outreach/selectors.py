@@ -1,5 +1,6 @@
 """Reads of the outreach app: audiences, lists and the figures the pages show."""
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -214,7 +215,7 @@ def incidents_active() -> list[Incident]:
 
 
 def incidents_for_status_page(*, days: int = 14) -> dict[str, list[Incident]]:
-    since = timezone.now() - timezone.timedelta(days=days)
+    since = timezone.now() - dt.timedelta(days=days)
     incidents = list(
         Incident.objects.filter(
             Q(status__in=[Incident.Status.ACTIVE, Incident.Status.SCHEDULED]) | Q(resolved_at__gte=since)

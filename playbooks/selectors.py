@@ -68,7 +68,7 @@ def playbook_dry_run(*, playbook: Playbook, now: dt.datetime | None = None, samp
     )
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
-        if playbook.segment_id:
+        if playbook.segment is not None:
             inside = set(segment_customers(segment=playbook.segment).filter(pk__in=part).values_list("pk", flat=True))
             result.excluded_segment += len(part) - len(inside)
             keep -= set(part) - inside

@@ -134,7 +134,7 @@ def _enqueue_on_commit(ids_by_queue: dict[str, list[int]], countdown: float | No
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]
             transaction.on_commit(
-                lambda part=part, queue=queue: send_deliveries.apply_async(
+                lambda part=part, queue=queue: send_deliveries.apply_async(  # type: ignore[misc]
                     args=[part], queue=queue, countdown=countdown
                 )
             )
@@ -234,7 +234,7 @@ def _insert_new(rows: list[Delivery], now: dt.datetime) -> list[tuple[int, str, 
     if db_connection.vendor != "postgresql":
         Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
         keys = [row.idempotency_key for row in rows]
-        inserted = []
+        inserted: list[tuple[int, str, str, dt.datetime]] = []
         for start in range(0, len(keys), 900):
             inserted += Delivery.objects.filter(
                 idempotency_key__in=keys[start : start + 900],
@@ -243,7 +243,7 @@ def _insert_new(rows: list[Delivery], now: dt.datetime) -> list[tuple[int, str, 
         return inserted
     fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key and f.attname != "updated_at"]
     columns = ", ".join([f.column for f in fields] + ["updated_at"])
-    arrays = ", ".join(f"%s::{f.cast_db_type(db_connection)}[]" for f in fields)
+    arrays = ", ".join(f"%s::{f.cast_db_type(db_connection)}[]" for f in fields)  # type: ignore[attr-defined]
     sql = (
         f"INSERT INTO {Delivery._meta.db_table} ({columns}) "  # noqa: S608  (names from the model)
         f"SELECT *, %s FROM unnest({arrays}) "

@@ -5,13 +5,13 @@ The tickets app cannot import outreach, so outreach finds new tickets with a que
 """
 
 import datetime as dt
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from core.markdown import render_markdown
+from core.models import User
 from customers.models import Category
 from customers.services import deliver
 from outreach.models import Incident, IncidentTicket
@@ -83,7 +83,7 @@ def incidents_link_new_tickets(*, now: dt.datetime | None = None) -> int:
 
 
 @transaction.atomic
-def incident_link_ticket(*, incident: Incident, ticket_number: int, actor: Any) -> IncidentTicket:
+def incident_link_ticket(*, incident: Incident, ticket_number: int, actor: User) -> IncidentTicket:
     """An agent links a ticket by its number."""
     ticket = Ticket.objects.filter(number=ticket_number).first()
     if ticket is None:
@@ -95,7 +95,7 @@ def incident_link_ticket(*, incident: Incident, ticket_number: int, actor: Any) 
         raise ApplicationError("The ticket is linked already.", {"ticket_number": "Linked already."}) from exc
 
 
-def incident_solve_linked_tickets(*, incident: Incident, message: str, actor: Any) -> int:
+def incident_solve_linked_tickets(*, incident: Incident, message: str, actor: User) -> int:
     """Reply to every unsolved linked ticket with one message and solve it. Returns how many.
 
     Each ticket goes through ``ticket_reply`` in its own transaction, so one that fails does not undo the rest.
