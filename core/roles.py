@@ -2,11 +2,14 @@
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
+
+if TYPE_CHECKING:
+    from core.models import User
 
 AGENTS = "Agents"
 MANAGERS = "Managers"
@@ -22,11 +25,11 @@ def _group_names(user: Any) -> frozenset[str]:
     return cached
 
 
-def is_manager(user: Any) -> bool:
+def is_manager(user: Any) -> TypeGuard["User"]:
     return bool(getattr(user, "is_superuser", False) and user.is_active) or MANAGERS in _group_names(user)
 
 
-def is_agent(user: Any) -> bool:
+def is_agent(user: Any) -> TypeGuard["User"]:
     """Managers are agents too: they can work the queue."""
     return is_manager(user) or AGENTS in _group_names(user)
 

@@ -1,3 +1,4 @@
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
@@ -13,3 +14,8 @@ class AuthedRequest(HttpRequest):
 
 class HtmxRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+# Who reads through a selector: a signed-in user, or nobody (the public help center and API reads);
+# ``request.user`` is one of the two
+Viewer = User | AnonymousUser

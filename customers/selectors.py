@@ -7,18 +7,19 @@ from django.http import Http404
 
 from core.pagination import Page, keyset_page
 from core.roles import is_agent
+from core.types import Viewer
 from customers.models import ContactPreference, Customer, CustomerEvent, Delivery, Organization
 
 
-def customers_visible_to(*, viewer: Any) -> QuerySet[Customer]:
+def customers_visible_to(*, viewer: Viewer) -> QuerySet[Customer]:
     if is_agent(viewer):
         return Customer.objects.all()
-    if getattr(viewer, "is_authenticated", False):
+    if viewer.is_authenticated:
         return Customer.objects.filter(user=viewer)
     return Customer.objects.none()
 
 
-def customer_get_for(*, viewer: Any, customer_id: int) -> Customer:
+def customer_get_for(*, viewer: Viewer, customer_id: int) -> Customer:
     customer = customers_visible_to(viewer=viewer).select_related("organization", "user").filter(pk=customer_id).first()
     if customer is None:
         raise Http404("No such customer.")
@@ -51,7 +52,7 @@ def customer_for_user(*, user: Any) -> Customer | None:
 
 
 def customer_list(
-    *, viewer: Any, query: str = "", organization_id: int | None = None, cursor: str | None = None, size: int = 50
+    *, viewer: Viewer, query: str = "", organization_id: int | None = None, cursor: str | None = None, size: int = 50
 ) -> Page:
     """Customers by name, keyset-paginated; ``query`` matches name, e-mail prefix or external id."""
     qs = customers_visible_to(viewer=viewer).select_related("organization")

@@ -31,6 +31,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from core.pagination import Page, keyset_page
 from core.roles import is_agent
+from core.types import Viewer
 from knowledge.models import Article, ArticleFeedback, ArticleVersion, Category, SearchLog
 
 MAX_QUERY_LENGTH = 200
@@ -40,7 +41,7 @@ _START, _STOP = "\x02", "\x03"  # highlight sentinels: never in stored text (the
 # ------------------------------------------------------------------------------------------------ visibility
 
 
-def articles_visible_to(*, viewer: Any) -> QuerySet[Article]:
+def articles_visible_to(*, viewer: Viewer) -> QuerySet[Article]:
     """Every read leaves out the search vector: it is large and only PostgreSQL's index needs it."""
     articles = Article.objects.defer("search_vector")
     if is_agent(viewer):
@@ -48,9 +49,9 @@ def articles_visible_to(*, viewer: Any) -> QuerySet[Article]:
     return articles.filter(status=Article.Status.PUBLISHED)
 
 
-def article_get_for(*, viewer: Any, slug: str | None = None, article_id: int | None = None) -> Article:
+def article_get_for(*, viewer: Viewer, slug: str | None = None, article_id: int | None = None) -> Article:
     """One article by ``slug`` or ``article_id``, or ``Http404`` when there is none the viewer may see."""
-    lookup = {"slug": slug} if slug is not None else {"pk": article_id}
+    lookup: dict[str, Any] = {"slug": slug} if slug is not None else {"pk": article_id}
     article = (
         articles_visible_to(viewer=viewer)
         .select_related("category__parent", "author")
@@ -65,7 +66,7 @@ def article_get_for(*, viewer: Any, slug: str | None = None, article_id: int | N
 
 def article_list(
     *,
-    viewer: Any,
+    viewer: Viewer,
     status: str = "",
     query: str = "",
     category: Category | None = None,
@@ -123,7 +124,7 @@ def category_get(*, slug: str) -> Category:
     return found
 
 
-def category_articles(*, viewer: Any, category: Category, cursor: str | None = None, size: int = 50) -> Page:
+def category_articles(*, viewer: Viewer, category: Category, cursor: str | None = None, size: int = 50) -> Page:
     qs = articles_visible_to(viewer=viewer).filter(category=category)
     return keyset_page(qs, ordering=["title", "id"], cursor=cursor, size=size)
 
@@ -158,7 +159,7 @@ def normalize_query(query: str) -> str:
 def article_search(
     *,
     query: str,
-    viewer: Any,
+    viewer: Viewer,
     limit: int = 10,
     prefix: bool = False,
     published_only: bool = False,
@@ -271,7 +272,7 @@ def _search_postgres(
         headlines["body_marked"] = SearchHeadline(
             "body", search_query, max_words=35, min_words=15, max_fragments=2, fragment_delimiter=" … ", **options
         )
-    articles = (
+    articles: dict[int, Any] = (  # annotated with the headlines
         Article.objects.filter(pk__in=[row[0] for row in rows])
         .defer("search_vector", "body_html")
         .select_related("category")

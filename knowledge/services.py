@@ -20,6 +20,7 @@ from django.utils.text import slugify
 
 from core.exceptions import ApplicationError
 from core.markdown import render_markdown
+from core.models import User
 from customers.models import Product, Tag
 from knowledge.models import Article, ArticleFeedback, ArticleVersion, Category, SearchLog
 from knowledge.selectors import normalize_query
@@ -123,7 +124,7 @@ def article_create(
 def article_update(
     *,
     article: Article,
-    actor: Any,
+    actor: User,
     title: str | None = None,
     body: str | None = None,
     slug: str | None = None,
@@ -171,7 +172,7 @@ def article_update(
 
 
 @transaction.atomic
-def article_publish(*, article: Article, actor: Any) -> Article:
+def article_publish(*, article: Article, actor: User) -> Article:
     """Make the article visible to everyone. Publishing a published article changes nothing."""
     article = Article.objects.select_for_update().get(pk=article.pk)
     if article.status != Article.Status.PUBLISHED:
@@ -184,7 +185,7 @@ def article_publish(*, article: Article, actor: Any) -> Article:
 
 
 @transaction.atomic
-def article_archive(*, article: Article, actor: Any) -> Article:
+def article_archive(*, article: Article, actor: User) -> Article:
     """Hide the article from customers (a 404 for them) while keeping it and its history."""
     article = Article.objects.select_for_update().get(pk=article.pk)
     if article.status != Article.Status.ARCHIVED:
@@ -195,7 +196,7 @@ def article_archive(*, article: Article, actor: Any) -> Article:
 
 
 @transaction.atomic
-def article_restore_version(*, version: ArticleVersion, actor: Any) -> Article:
+def article_restore_version(*, version: ArticleVersion, actor: User) -> Article:
     """Bring back an earlier title and body; the restore is itself a new version, so nothing is lost."""
     return article_update(
         article=version.article,

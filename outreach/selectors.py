@@ -302,7 +302,7 @@ def incidents_active() -> list[Incident]:
 
 
 def incidents_for_status_page(*, days: int = 14) -> dict[str, list[Incident]]:
-    since = timezone.now() - timezone.timedelta(days=days)
+    since = timezone.now() - dt.timedelta(days=days)
     incidents = list(
         Incident.objects.filter(
             Q(status__in=[Incident.Status.ACTIVE, Incident.Status.SCHEDULED]) | Q(resolved_at__gte=since)

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from core.types import Viewer
 from customers.models import Delivery
 from outreach.models import FollowUp, Incident
 from playbooks.models import PlaybookRun
@@ -29,7 +30,7 @@ class Moment:
     url: str = ""
 
 
-def raised_by(ticket: Any, viewer: Any) -> dict[str, Any] | None:
+def raised_by(ticket: Any, viewer: Viewer) -> dict[str, Any] | None:
     runs = list(
         PlaybookRun.objects.filter(ticket_id=ticket.pk).select_related("playbook__signal").order_by("started_at")
     )
@@ -55,7 +56,7 @@ def _incidents(customer: Any, since: dt.datetime) -> list[Incident]:
     return affected[:PER_SOURCE]
 
 
-def customer_story(ticket: Any, viewer: Any) -> dict[str, Any]:
+def customer_story(ticket: Any, viewer: Viewer) -> dict[str, Any]:
     customer = ticket.requester
     now = timezone.now()
     moments: list[Moment] = []

@@ -68,7 +68,7 @@ def playbook_dry_run(*, playbook: Playbook, now: dt.datetime | None = None, samp
     )
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
-        if playbook.segment_id:
+        if playbook.segment is not None:
             inside = set(segment_customers(segment=playbook.segment).filter(pk__in=part).values_list("pk", flat=True))
             result.excluded_segment += len(part) - len(inside)
             keep -= set(part) - inside
@@ -178,8 +178,32 @@ def signal_list() -> QuerySet[Signal]:
     return Signal.objects.order_by("name")
 
 
+def signals_with_active_matches() -> QuerySet[Signal]:
+    """The signals, each with ``active_matches``: how many subjects it matches now (the API's list and detail)."""
+    return signal_list().annotate(active_matches=Count("matches", filter=Q(matches__cleared_at__isnull=True)))
+
+
+def signal_get(*, signal_id: int) -> Signal:
+    signal = signals_with_active_matches().filter(pk=signal_id).first()
+    if signal is None:
+        raise Http404("No such signal.")
+    return signal
+
+
 def playbook_list() -> QuerySet[Playbook]:
     return Playbook.objects.select_related("signal", "segment", "owner_agent", "owner_queue").prefetch_related("steps")
+
+
+def playbooks_with_steps() -> QuerySet[Playbook]:
+    """The playbooks with each step's template and tag (the API shows them)."""
+    return playbook_list().prefetch_related("steps__template", "steps__tag")
+
+
+def playbook_get(*, playbook_id: int) -> Playbook:
+    playbook = playbooks_with_steps().filter(pk=playbook_id).first()
+    if playbook is None:
+        raise Http404("No such playbook.")
+    return playbook
 
 
 def run_list(*, filters: dict[str, Any] | None = None) -> QuerySet[PlaybookRun]:

@@ -9,6 +9,8 @@ A provider runs a few bounded queries, never one per row.
 from collections.abc import Callable
 from typing import Any
 
+from core.types import Viewer
+
 Provider = Callable[[Any, Any], dict[str, Any] | None]
 
 _providers: list[Provider] = []
@@ -19,7 +21,7 @@ def register_ticket_panel(provider: Provider) -> None:
         _providers.append(provider)
 
 
-def ticket_panels(*, ticket: Any, viewer: Any) -> dict[str, list[dict[str, Any]]]:
+def ticket_panels(*, ticket: Any, viewer: Viewer) -> dict[str, list[dict[str, Any]]]:
     """The registered sections for one ticket page, grouped by where they go."""
     placed: dict[str, list[dict[str, Any]]] = {"top": [], "side": []}
     for provider in _providers:

@@ -27,6 +27,7 @@ from core.pagination import Page, keyset_page
 from core.params import to_id
 from core.roles import is_agent, is_manager
 from core.tokens import TokenExpired, TokenInvalid
+from core.types import Viewer
 from customers.models import Customer, CustomerEvent
 from customers.selectors import customer_ids_by_email_prefix, customer_recent_events
 from tickets.models import (
@@ -82,25 +83,27 @@ def _sla_key() -> Coalesce:
     return Coalesce("next_sla_due_at", Value(SLA_NEVER, output_field=DateTimeField()))
 
 
-def _queue_ids(viewer: Any) -> list[int]:
+def _queue_ids(viewer: User) -> list[int]:
     cached = getattr(viewer, "_ticket_queue_ids", None)
     if cached is None:
         cached = sorted(QueueMembership.objects.filter(agent=viewer).values_list("queue_id", flat=True))
-        viewer._ticket_queue_ids = cached
+        viewer._ticket_queue_ids = cached  # type: ignore[attr-defined]  # a per-request memo
     return cached
 
 
-def _customer_of(viewer: Any) -> Customer | None:
-    cached = getattr(viewer, "_ticket_customer", False)
-    if cached is False:
+def _customer_of(viewer: User) -> Customer | None:
+    cached: Customer | None
+    if hasattr(viewer, "_ticket_customer"):
+        cached = viewer._ticket_customer
+    else:
         cached = Customer.objects.select_related("organization").filter(user=viewer).first()
-        viewer._ticket_customer = cached
+        viewer._ticket_customer = cached  # type: ignore[attr-defined]  # a per-request memo
     return cached
 
 
-def tickets_visible_to(viewer: Any) -> QuerySet[Ticket]:
+def tickets_visible_to(viewer: Viewer | None) -> QuerySet[Ticket]:
     """The one place ticket visibility is decided."""
-    if not getattr(viewer, "is_authenticated", False) or not viewer.is_active:
+    if viewer is None or not viewer.is_authenticated or not viewer.is_active:
         return Ticket.objects.none()
     if is_manager(viewer):
         return Ticket.objects.all()
@@ -128,14 +131,14 @@ def _detail(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
     ).prefetch_related("tags", "ccs")
 
 
-def ticket_get_for(*, viewer: Any, ticket_id: int) -> Ticket:
+def ticket_get_for(*, viewer: Viewer, ticket_id: int) -> Ticket:
     ticket = _detail(tickets_visible_to(viewer)).filter(pk=ticket_id).first()
     if ticket is None:
         raise Http404("No such ticket.")
     return ticket
 
 
-def ticket_get_by_number_for(*, viewer: Any, number: int) -> Ticket:
+def ticket_get_by_number_for(*, viewer: Viewer, number: int) -> Ticket:
     """By the human reference (``#1042`` -> 1042)."""
     ticket = _detail(tickets_visible_to(viewer)).filter(number=number).first()
     if ticket is None:
@@ -149,7 +152,7 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple | set) else [value]
 
 
-def _filter(qs: QuerySet[Ticket], *, viewer: Any, filters: dict[str, Any]) -> QuerySet[Ticket]:
+def _filter(qs: QuerySet[Ticket], *, viewer: User, filters: dict[str, Any]) -> QuerySet[Ticket]:
     unknown = set(filters) - FILTER_KEYS
     if unknown:
         raise ApplicationError(f"Unknown filters: {', '.join(sorted(unknown))}.", {"filters": sorted(unknown)})
@@ -200,7 +203,7 @@ def _search_condition(text: str) -> Q:
     return condition
 
 
-def _view_condition(viewer: Any, view: str, now: dt.datetime) -> Q:
+def _view_condition(viewer: User, view: str, now: dt.datetime) -> Q:
     """What a built-in view adds to visibility (before its "unsolved" status filter)."""
     if view not in BUILTIN_VIEWS:
         raise ApplicationError(f"Unknown view {view!r}.", {"view": view})
@@ -229,7 +232,7 @@ def _view(qs: QuerySet[Ticket], *, viewer: Any, view: str, now: dt.datetime) -> 
 
 def ticket_queryset(
     *,
-    viewer: Any,
+    viewer: User,
     view: str | None = None,
     filters: dict[str, Any] | None = None,
     changed_since: dt.datetime | None = None,
@@ -251,7 +254,7 @@ def ticket_queryset(
 
 def ticket_list(
     *,
-    viewer: Any,
+    viewer: User,
     view: str | None = None,
     filters: dict[str, Any] | None = None,
     sort: str = "updated",
@@ -307,7 +310,7 @@ ELSEWHERE_BOUND = 100
 
 
 def ticket_search_elsewhere(
-    *, viewer: Any, view: str | None, text: str, now: dt.datetime | None = None, show: int = 5
+    *, viewer: User, view: str | None, text: str, now: dt.datetime | None = None, show: int = 5
 ) -> Elsewhere | None:
     """Tickets the viewer can see, any status, matching ``text`` but outside the built-in ``view``
     (the view's condition and its "unsolved" statuses), newest first: what the search box offers
@@ -333,7 +336,7 @@ def ticket_search_elsewhere(
     return Elsewhere(tickets=rows[:show], count=min(len(rows), ELSEWHERE_BOUND), more=len(rows) > ELSEWHERE_BOUND)
 
 
-def ticket_list_saved(*, viewer: Any, saved_view: SavedView, cursor: str | None = None, size: int = 50) -> Page:
+def ticket_list_saved(*, viewer: User, saved_view: SavedView, cursor: str | None = None, size: int = 50) -> Page:
     """A saved view's page: its filters may name a built-in ``view`` and a ``sort``."""
     filters = dict(saved_view.filters or {})
     view = filters.pop("view", None) or None
@@ -341,7 +344,7 @@ def ticket_list_saved(*, viewer: Any, saved_view: SavedView, cursor: str | None 
     return ticket_list(viewer=viewer, view=view, filters=filters, sort=sort, cursor=cursor, size=size)
 
 
-def ticket_thread(*, ticket: Ticket, viewer: Any) -> QuerySet[Message]:
+def ticket_thread(*, ticket: Ticket, viewer: Viewer | None) -> QuerySet[Message]:
     """The messages, oldest first, with authors and attachments; customers never see internal notes."""
     qs = (
         Message.objects.filter(ticket=ticket)
@@ -365,14 +368,14 @@ def message_original_for(*, viewer: Any, ticket: Ticket, message_id: int) -> Inb
     return inbound
 
 
-def ticket_timeline(*, ticket: Ticket, viewer: Any) -> QuerySet[TicketEvent]:
+def ticket_timeline(*, ticket: Ticket, viewer: Viewer) -> QuerySet[TicketEvent]:
     """The audit trail (agents only), oldest first."""
     if not is_agent(viewer):
         return TicketEvent.objects.none()
     return TicketEvent.objects.filter(ticket=ticket).select_related("actor").order_by("created_at", "id")
 
 
-def ticket_requester_other_tickets(*, ticket: Ticket, viewer: Any, limit: int = 10) -> QuerySet[Ticket]:
+def ticket_requester_other_tickets(*, ticket: Ticket, viewer: Viewer, limit: int = 10) -> QuerySet[Ticket]:
     """The requester's other tickets, newest first (index on requester, created)."""
     return (
         tickets_visible_to(viewer)
@@ -387,7 +390,7 @@ def ticket_recent_product_events(*, ticket: Ticket, limit: int = 20) -> QuerySet
     return customer_recent_events(customer=ticket.requester, limit=limit)
 
 
-def ticket_other_viewers(*, ticket: Ticket, viewer: Any, now: dt.datetime | None = None) -> QuerySet[TicketViewer]:
+def ticket_other_viewers(*, ticket: Ticket, viewer: Viewer, now: dt.datetime | None = None) -> QuerySet[TicketViewer]:
     """Other agents who pinged within ``TICKET_VIEWER_SECONDS``: "another agent is viewing"."""
     since = (now or timezone.now()) - dt.timedelta(seconds=settings.HELPDESK["TICKET_VIEWER_SECONDS"])
     return (
@@ -398,7 +401,7 @@ def ticket_other_viewers(*, ticket: Ticket, viewer: Any, now: dt.datetime | None
     )
 
 
-def attachment_get_for(*, viewer: Any, attachment_id: int) -> Attachment:
+def attachment_get_for(*, viewer: Viewer, attachment_id: int) -> Attachment:
     """An attachment only for someone who may see its ticket (and, for customers, its message)."""
     qs = Attachment.objects.select_related("message").filter(
         pk=attachment_id, message__ticket__in=tickets_visible_to(viewer)
@@ -411,33 +414,33 @@ def attachment_get_for(*, viewer: Any, attachment_id: int) -> Attachment:
     return attachment
 
 
-def macros_for(*, viewer: Any) -> QuerySet[Macro]:
+def macros_for(*, viewer: Viewer) -> QuerySet[Macro]:
     if not is_agent(viewer):
         return Macro.objects.none()
     return Macro.objects.filter(Q(owner__isnull=True) | Q(owner=viewer), is_active=True).order_by("position", "name")
 
 
-def macro_get_for(*, viewer: Any, macro_id: int) -> Macro:
+def macro_get_for(*, viewer: Viewer, macro_id: int) -> Macro:
     macro = macros_for(viewer=viewer).filter(pk=macro_id).first()
     if macro is None:
         raise Http404("No such macro.")
     return macro
 
 
-def saved_views_for(*, viewer: Any) -> QuerySet[SavedView]:
+def saved_views_for(*, viewer: Viewer) -> QuerySet[SavedView]:
     if not is_agent(viewer):
         return SavedView.objects.none()
     return SavedView.objects.filter(Q(owner=viewer) | Q(is_shared=True)).select_related("owner").order_by("name", "id")
 
 
-def saved_view_get_for(*, viewer: Any, view_id: int) -> SavedView:
+def saved_view_get_for(*, viewer: Viewer, view_id: int) -> SavedView:
     view = saved_views_for(viewer=viewer).filter(pk=view_id).first()
     if view is None:
         raise Http404("No such view.")
     return view
 
 
-def queues_for(*, viewer: Any) -> QuerySet[Queue]:
+def queues_for(*, viewer: Viewer) -> QuerySet[Queue]:
     """Queues the viewer works: members' queues; every active queue for managers."""
     if is_manager(viewer):
         return Queue.objects.filter(is_active=True)
@@ -457,7 +460,7 @@ def custom_fields_active() -> QuerySet[CustomField]:
 # --- the help center's requests -------------------------------------------------------------------
 
 
-def customer_request_list(*, viewer: Any, cursor: str | None = None, size: int = 25) -> Page:
+def customer_request_list(*, viewer: Viewer, cursor: str | None = None, size: int = 25) -> Page:
     """A customer's requests (and their organization's where shared), most recently active first."""
     qs = tickets_visible_to(viewer).filter(merged_into__isnull=True).select_related("requester")
     return keyset_page(qs, ordering=["-updated_at", "-id"], cursor=cursor, size=size)

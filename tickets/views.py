@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from core.exceptions import ApplicationError
 from core.params import ParameterError, parse_datetime, parse_id, parse_ids, parse_int, to_id
 from core.roles import agent_required
-from core.types import AuthedRequest
+from core.types import AuthedRequest, Viewer
 from customers.selectors import customer_deliveries, customer_email_by_id
 from customers.services import customer_get_or_create
 from tickets.forms import (
@@ -145,7 +145,7 @@ def _queue_context(request: AuthedRequest, params: QueryDict | None = None) -> d
     }
 
 
-def _form_data(filters: dict[str, Any], *, view: str, sort: str, viewer: Any) -> QueryDict:
+def _form_data(filters: dict[str, Any], *, view: str, sort: str, viewer: Viewer) -> QueryDict:
     """ticket_list's filters as the filter form's query string (requester id -> e-mail, "none" -> unassigned)."""
     data = QueryDict(mutable=True)
     data.update({"view": view, "sort": sort})

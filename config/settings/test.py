@@ -17,7 +17,9 @@ from config.settings.base import HELPDESK, STORAGES, VAR_DIR
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-MEDIA_ROOT = VAR_DIR / "test-media"
+# a folder per pytest-xdist worker: tests that compare the stored files before and after a request
+# (tests/tickets/test_attachments.py) must not see another worker's
+MEDIA_ROOT = VAR_DIR / "test-media" / os.environ.get("PYTEST_XDIST_WORKER", "main")
 HELPDESK = {**HELPDESK, "DELIVERY_RETRY_BASE_SECONDS": 0.2, "DELIVERY_RETRY_MAX_SECONDS": 2.0}
 # unit tests run tasks inline when their transaction commits; tests marked `worker` use a real worker
 CELERY_TASK_ALWAYS_EAGER = True

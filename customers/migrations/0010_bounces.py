@@ -4,30 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0009_delivery_lease'),
+        ("customers", "0009_delivery_lease"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customer',
-            name='bounce_reason',
-            field=models.CharField(blank=True, db_default='', default='', editable=False, max_length=300),
+            model_name="customer",
+            name="bounce_reason",
+            field=models.CharField(blank=True, db_default="", default="", editable=False, max_length=300),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='bounced_at',
+            model_name="customer",
+            name="bounced_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='bounced_email',
-            field=models.EmailField(blank=True, db_default='', default='', editable=False, max_length=254),
+            model_name="customer",
+            name="bounced_email",
+            field=models.EmailField(blank=True, db_default="", default="", editable=False, max_length=254),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('suppressed', 'Suppressed'), ('held', 'Held'), ('bounced', 'Bounced')], default='queued', max_length=12),
+            model_name="delivery",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("sending", "Sending"),
+                    ("sent", "Sent"),
+                    ("failed", "Failed"),
+                    ("suppressed", "Suppressed"),
+                    ("held", "Held"),
+                    ("bounced", "Bounced"),
+                ],
+                default="queued",
+                max_length=12,
+            ),
         ),
     ]

@@ -30,7 +30,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F, JSONField, Q
+from django.db.models import F, Field, JSONField, Q
 from django.utils import timezone
 
 from customers.models import ESSENTIAL_CATEGORIES, Category, ContactPreference, Customer, Delivery
@@ -146,7 +146,7 @@ def _enqueue_on_commit(ids_by_queue: dict[str, list[int]], countdown: float | No
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]
             transaction.on_commit(
-                lambda part=part, queue=queue: send_deliveries.apply_async(
+                lambda part=part, queue=queue: send_deliveries.apply_async(  # type: ignore[misc]
                     args=[part], queue=queue, countdown=countdown
                 )
             )
@@ -232,7 +232,7 @@ def _insert_new(rows: list[Delivery], now: dt.datetime) -> list[tuple[int, str, 
     if db_connection.vendor != "postgresql":
         Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
         keys = [row.idempotency_key for row in rows]
-        inserted = []
+        inserted: list[tuple[int, str, str, dt.datetime]] = []
         for start in range(0, len(keys), 900):
             inserted += Delivery.objects.filter(
                 idempotency_key__in=keys[start : start + 900],
@@ -241,7 +241,7 @@ def _insert_new(rows: list[Delivery], now: dt.datetime) -> list[tuple[int, str, 
         return inserted
     fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key and f.attname != "updated_at"]
     columns = ", ".join([f.column for f in fields] + ["updated_at"])
-    arrays = ", ".join(f"%s::{f.cast_db_type(db_connection)}[]" for f in fields)
+    arrays = ", ".join(f"%s::{f.cast_db_type(db_connection)}[]" for f in fields)  # type: ignore[attr-defined]
     sql = (
         f"INSERT INTO {Delivery._meta.db_table} ({columns}) "  # noqa: S608  (names from the model)
         f"SELECT *, %s FROM unnest({arrays}) "
@@ -451,7 +451,12 @@ def _claim(delivery_ids: Iterable[int]) -> tuple[uuid.UUID, list[Delivery], int]
     vendor = db_connection.vendor
     reason_sql, reason_params = _send_time_reason_sql(vendor)
     table = Delivery._meta.db_table
-    field = Delivery._meta.get_field
+
+    def field(name: str) -> Field[Any, Any]:
+        concrete = Delivery._meta.get_field(name)
+        assert isinstance(concrete, Field)  # a concrete column, not a relation's reverse side
+        return concrete
+
     prep_token = field("claim_token").get_db_prep_value(token, db_connection)
     prep_now = field("claimed_at").get_db_prep_value(now, db_connection)
     placeholders = ", ".join(["%s"] * len(ids))
@@ -580,7 +585,7 @@ def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
 
 def _broker_backlog(queue: str) -> int | None:
     """Messages waiting in the broker's ``queue``; None when unknown (eager tests, broker unreachable)."""
-    from config.celery import app  # noqa: PLC0415
+    from celery import current_app as app  # noqa: PLC0415  (the configured app; customers does not import config)
 
     if app.conf.task_always_eager:
         return None

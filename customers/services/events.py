@@ -71,8 +71,8 @@ def _customer_ref(event: dict[str, Any]) -> tuple[str, Any] | None:
         return "pk", customer.pk
     for key, attr in CUSTOMER_KEYS.items():
         value = event.get(key)
-        if value not in (None, ""):
-            return attr, value.strip().lower() if attr == "email" else value
+        if value is not None and value != "":
+            return attr, str(value).strip().lower() if attr == "email" else value
     return None
 
 

@@ -99,6 +99,7 @@ def events_prune(*, now: dt.datetime | None = None, retention_days: int | None =
     now = now or timezone.now()
     events_rollup(now=now)
     state = _lock_state()
+    assert state.watermark is not None  # events_rollup above set it
     days = retention_days if retention_days is not None else _setting("EVENT_RETENTION_DAYS", 180)
     cutoff = dt.datetime.combine((now - dt.timedelta(days=days)).date(), dt.time.min, tzinfo=dt.UTC)
     safe = state.watermark - dt.timedelta(seconds=_setting("EVENT_ROLLUP_OVERLAP_SECONDS", 300))

@@ -3,7 +3,6 @@
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -11,6 +10,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from core.models import User
 from customers.models import Customer, Delivery
 from customers.services import DeliveryDraft
 from customers.services.deliveries import queue_for
@@ -107,7 +107,7 @@ def campaign_create(
     local_hour: int | None = None,
     throttle_per_minute: int = 1000,
     hold_days: int = 14,
-    actor: Any = None,
+    actor: User | None = None,
 ) -> Campaign:
     """A draft campaign; nothing is sent before ``campaign_schedule``."""
     if not 0 <= hold_days <= 90:
@@ -134,7 +134,7 @@ def _start(campaign: Campaign, now: dt.datetime) -> None:
 
 
 @transaction.atomic
-def campaign_schedule(*, campaign: Campaign, actor: Any = None) -> Campaign:
+def campaign_schedule(*, campaign: Campaign, actor: User | None = None) -> Campaign:
     """Send now, at ``send_at`` (beat starts it), or at the local hour (planned now, each row held until its hour)."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status != Campaign.Status.DRAFT:
@@ -150,7 +150,7 @@ def campaign_schedule(*, campaign: Campaign, actor: Any = None) -> Campaign:
 
 
 @transaction.atomic
-def campaign_cancel(*, campaign: Campaign, actor: Any = None) -> int:
+def campaign_cancel(*, campaign: Campaign, actor: User | None = None) -> int:
     """Stop the campaign: nothing more is planned and rows not sent yet are suppressed. Returns how many."""
     fanout = Fanout.objects.select_for_update().filter(kind=Fanout.Kind.CAMPAIGN, object_id=campaign.pk).first()
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
@@ -195,7 +195,7 @@ def _release_due(campaign: Campaign, now: dt.datetime) -> int:
     for queue, ids in by_queue.items():
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]
-            transaction.on_commit(lambda part=part, queue=queue: send_deliveries.apply_async(args=[part], queue=queue))
+            transaction.on_commit(lambda part=part, queue=queue: send_deliveries.apply_async(args=[part], queue=queue))  # type: ignore[misc]
     return len(rows)
 
 

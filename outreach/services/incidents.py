@@ -10,6 +10,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from core.models import User
 from customers.models import Customer, Organization, Product
 from customers.services import DeliveryDraft
 from outreach.conf import conf
@@ -20,7 +21,7 @@ from outreach.services.rendering import CompiledMessage, incident_context
 
 BANNER_CACHE_KEY = "outreach:active-incidents"
 
-SUBJECTS = {
+SUBJECTS: dict[str, str] = {
     IncidentUpdate.Kind.DECLARED: "[{{ incident.severity }}] {{ incident.title }}",
     IncidentUpdate.Kind.UPDATE: "Update: {{ incident.title }}",
     IncidentUpdate.Kind.RESOLVED: "Resolved: {{ incident.title }}",
@@ -89,7 +90,7 @@ def _banner_changed() -> None:
     transaction.on_commit(lambda: cache.delete(BANNER_CACHE_KEY))
 
 
-def _post(*, incident: Incident, kind: str, message: str, actor: Any, notify: bool = True) -> IncidentUpdate:
+def _post(*, incident: Incident, kind: str, message: str, actor: User | None, notify: bool = True) -> IncidentUpdate:
     """Add an update (the incident row is locked by the caller) and fan its notice out on commit."""
     number = (incident.updates.aggregate(n=Max("number"))["n"] or 0) + 1
     update = IncidentUpdate.objects.create(
@@ -128,7 +129,7 @@ def incident_declare(
     regions: Sequence[str] = (),
     organizations: Sequence[Organization] = (),
     started_at: dt.datetime | None = None,
-    actor: Any = None,
+    actor: User | None = None,
 ) -> Incident:
     """Declare an outage: every affected customer is notified at once and the help-center banner shows it."""
     regions = [r.strip() for r in regions if r and r.strip()]
@@ -159,7 +160,7 @@ def maintenance_schedule(
     products: Sequence[Product] = (),
     regions: Sequence[str] = (),
     organizations: Sequence[Organization] = (),
-    actor: Any = None,
+    actor: User | None = None,
 ) -> Incident:
     """Announce maintenance ahead; a reminder goes 24 hours before it starts (``reminders_run``)."""
     regions = [r.strip() for r in regions if r and r.strip()]
@@ -186,7 +187,9 @@ def maintenance_schedule(
 
 
 @transaction.atomic
-def incident_update_post(*, incident: Incident, message: str, actor: Any = None, notify: bool = True) -> IncidentUpdate:
+def incident_update_post(
+    *, incident: Incident, message: str, actor: User | None = None, notify: bool = True
+) -> IncidentUpdate:
     """Post an update; it notifies the same customers again."""
     incident = _lock(incident)
     if not incident.is_open:
@@ -197,7 +200,7 @@ def incident_update_post(*, incident: Incident, message: str, actor: Any = None,
 
 
 @transaction.atomic
-def maintenance_start(*, incident: Incident, message: str = "", actor: Any = None) -> Incident:
+def maintenance_start(*, incident: Incident, message: str = "", actor: User | None = None) -> Incident:
     """Mark scheduled maintenance as started (the banner shows it); the status page gets an update."""
     incident = _lock(incident)
     if incident.kind != Incident.Kind.MAINTENANCE or incident.status != Incident.Status.SCHEDULED:
@@ -216,7 +219,7 @@ def maintenance_start(*, incident: Incident, message: str = "", actor: Any = Non
 
 
 @transaction.atomic
-def incident_resolve(*, incident: Incident, message: str = "", actor: Any = None) -> Incident:
+def incident_resolve(*, incident: Incident, message: str = "", actor: User | None = None) -> Incident:
     """Resolve an outage or finish maintenance: customers are told, the banner disappears."""
     incident = _lock(incident)
     if not incident.is_open:

@@ -41,7 +41,7 @@ def _occurrences(rule: ReminderRule, today: dt.date) -> Iterator[tuple[QuerySet[
     if rule.anchor == ReminderRule.Anchor.RENEWAL:
         yield (
             Customer.objects.filter(organization__renewal_date__range=(lo, hi)),
-            lambda c: c.organization.renewal_date.isoformat(),
+            lambda c: c.organization.renewal_date.isoformat(),  # type: ignore[union-attr]  # filtered on it
             {},
         )
     elif rule.anchor in (ReminderRule.Anchor.CUSTOMER_CREATED, ReminderRule.Anchor.CUSTOMER_LAST_SEEN):
@@ -63,7 +63,7 @@ def _occurrences(rule: ReminderRule, today: dt.date) -> Iterator[tuple[QuerySet[
         for incident in incidents:
             yield (
                 incident_customers(incident=incident),
-                lambda c, pk=incident.pk: f"incident-{pk}",
+                lambda c, pk=incident.pk: f"incident-{pk}",  # type: ignore[misc]
                 {"incident": incident_context(incident)},
             )
 
@@ -74,7 +74,7 @@ def reminder_rule_run(*, rule: ReminderRule, today: dt.date, now: dt.datetime) -
     size = conf("OUTREACH_FANOUT_SLICE")
     planned = 0
     for customers, occurrence, extra in _occurrences(rule, today):
-        if rule.segment_id:
+        if rule.segment is not None:
             customers = customers.filter(pk__in=segment_customers(segment=rule.segment).values("pk"))
         cursor = 0
         while True:

@@ -5,12 +5,12 @@ The tickets app cannot import outreach, so outreach finds new tickets with a que
 """
 
 import datetime as dt
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from core.models import User
 from core.policies import can, denied_message
 from outreach.models import Incident, IncidentTicket
 from outreach.selectors import incident_customers, incident_earlier_tickets
@@ -34,7 +34,7 @@ def _auto_reply_body(incident: Incident) -> str:
     )
 
 
-def _link_and_reply(incident: Incident, ticket_ids: list[int], *, automatic: bool, actor: Any = None) -> int:
+def _link_and_reply(incident: Incident, ticket_ids: list[int], *, automatic: bool, actor: User | None = None) -> int:
     """Link each ticket and answer it with a system reply, one transaction per ticket. Returns how many linked.
 
     The reply goes through ``ticket_system_reply`` like any reply (audit event, version + 1, e-mail, first-reply
@@ -82,7 +82,7 @@ def incidents_link_new_tickets(*, now: dt.datetime | None = None) -> int:
     return linked
 
 
-def incident_link_earlier_tickets(*, incident: Incident, actor: Any) -> int:
+def incident_link_earlier_tickets(*, incident: Incident, actor: User) -> int:
     """One action: link the tickets affected customers opened before the declaration, and answer them.
 
     Up to ``EARLIER_LIMIT`` a click (the page says when more are left); each is answered like an auto-linked one.
@@ -96,7 +96,7 @@ def incident_link_earlier_tickets(*, incident: Incident, actor: Any) -> int:
 
 
 @transaction.atomic
-def incident_link_ticket(*, incident: Incident, ticket_number: int, actor: Any) -> IncidentTicket:
+def incident_link_ticket(*, incident: Incident, ticket_number: int, actor: User) -> IncidentTicket:
     """An agent links a ticket by its number."""
     ticket = Ticket.objects.filter(number=ticket_number).first()
     if ticket is None:
@@ -108,7 +108,7 @@ def incident_link_ticket(*, incident: Incident, ticket_number: int, actor: Any) 
         raise ApplicationError("The ticket is linked already.", {"ticket_number": "Linked already."}) from exc
 
 
-def incident_solve_linked_tickets(*, incident: Incident, message: str, actor: Any) -> int:
+def incident_solve_linked_tickets(*, incident: Incident, message: str, actor: User) -> int:
     """Reply to every unsolved linked ticket with one message and solve it. Returns how many.
 
     Each ticket goes through ``ticket_reply`` in its own transaction, so one that fails does not undo the rest.

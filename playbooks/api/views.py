@@ -1,5 +1,3 @@
-from django.db.models import Count, Q
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -19,35 +17,29 @@ from playbooks.api.serializers import (
 from playbooks.services import playbook_run_stop
 
 
-def _signals():  # type: ignore[no-untyped-def]
-    return selectors.signal_list().annotate(active_matches=Count("matches", filter=Q(matches__cleared_at__isnull=True)))
-
-
 class SignalListApi(APIView):
     @extend_schema(responses=SignalOutputSerializer(many=True), operation_id="signals_list")
     def get(self, request: Request) -> Response:
-        return Response(SignalOutputSerializer(_signals(), many=True).data)
+        return Response(SignalOutputSerializer(selectors.signals_with_active_matches(), many=True).data)
 
 
 class SignalDetailApi(APIView):
     @extend_schema(responses=SignalOutputSerializer)
     def get(self, request: Request, signal_id: int) -> Response:
-        return Response(SignalOutputSerializer(get_object_or_404(_signals(), pk=signal_id)).data)
+        return Response(SignalOutputSerializer(selectors.signal_get(signal_id=signal_id)).data)
 
 
 class PlaybookListApi(APIView):
     @extend_schema(responses=PlaybookOutputSerializer(many=True), operation_id="playbooks_list")
     def get(self, request: Request) -> Response:
-        playbooks = selectors.playbook_list().prefetch_related("steps__template", "steps__tag")
+        playbooks = selectors.playbooks_with_steps()
         return Response(PlaybookOutputSerializer(playbooks, many=True).data)
 
 
 class PlaybookDetailApi(APIView):
     @extend_schema(responses=PlaybookOutputSerializer)
     def get(self, request: Request, playbook_id: int) -> Response:
-        playbook = get_object_or_404(
-            selectors.playbook_list().prefetch_related("steps__template", "steps__tag"), pk=playbook_id
-        )
+        playbook = selectors.playbook_get(playbook_id=playbook_id)
         return Response(PlaybookOutputSerializer(playbook).data)
 
 

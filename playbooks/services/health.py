@@ -6,6 +6,7 @@ and the rows of customers whose last signal cleared set back to 100.
 
 import datetime as dt
 from collections import defaultdict
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
@@ -44,7 +45,7 @@ def health_recompute(*, now: dt.datetime | None = None) -> dict[str, int]:
         (OrganizationHealth, "organization_id", org_scores),
     ):
         current = dict(model.objects.filter(score__lt=100).values_list(key, "score"))
-        changed = [
+        changed: list[Any] = [
             model(**{key: subject, "score": score, "updated_at": now})
             for subject, score in scores.items()
             if current.get(subject) != score

@@ -14,14 +14,16 @@ PostgreSQL, so a worker restart loses nothing: the next beat picks up whatever i
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Min, Q
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from core.models import User
 from core.roles import is_agent
 from customers.models import Category, CustomerEvent, CustomerEventDay, Delivery
 from customers.services import deliver, deliver_many
@@ -51,7 +53,7 @@ Outcome = PlaybookRunLog.Outcome
 # --- starting ------------------------------------------------------------------------------------
 
 
-def playbook_candidates(*, playbook: Playbook, now: dt.datetime | None = None):  # type: ignore[no-untyped-def]
+def playbook_candidates(*, playbook: Playbook, now: dt.datetime | None = None) -> QuerySet[SignalMatch]:
     """The active matches a run would start for now: the dry run's answer and ``playbook_runs_start``'s input."""
     now = now or timezone.now()
     matches = SignalMatch.objects.filter(signal_id=playbook.signal_id, cleared_at__isnull=True)
@@ -70,7 +72,7 @@ def playbook_candidates(*, playbook: Playbook, now: dt.datetime | None = None): 
     else:
         matches = matches.exclude(customer_id__in=blocking.values("customer_id"))
     matches = matches.exclude(pk__in=runs.filter(match__isnull=False).values("match_id"))
-    if playbook.segment_id:
+    if playbook.segment is not None:
         matches = matches.filter(customer_id__in=segment_customers(segment=playbook.segment).values("pk"))
     return matches
 
@@ -130,6 +132,7 @@ def _send_template(run: PlaybookRun, step: PlaybookStep, now: dt.datetime) -> St
     """Through outreach's own rules: opt-outs and quiet hours (the ledger), the frequency cap and the
     open-ticket hold (``apply_rules``); the run and step make the idempotency key."""
     template = step.template
+    assert template is not None  # a send-template step has one (PlaybookStep.clean)
     draft = build_draft(
         customer=run.customer,
         message=CompiledMessage(subject=template.subject, body=template.body),
@@ -165,11 +168,11 @@ def _ticket_body(run: PlaybookRun, step: PlaybookStep) -> str:
     return "\n".join(lines)
 
 
-def _author(playbook: Playbook):  # type: ignore[no-untyped-def]
+def _author(playbook: Playbook) -> User | None:
     if playbook.owner_agent_id is not None:
         return playbook.owner_agent
     member = (
-        QueueMembership.objects.filter(queue_id=playbook.owner_queue_id, agent__is_active=True)
+        QueueMembership.objects.filter(queue_id=playbook.owner_queue_id, agent__is_active=True)  # type: ignore[misc]
         .select_related("agent")
         .order_by("agent_id")
         .first()
@@ -200,6 +203,7 @@ def _create_ticket(run: PlaybookRun, step: PlaybookStep, now: dt.datetime) -> St
 
 
 def _tag(run: PlaybookRun, step: PlaybookStep, now: dt.datetime) -> StepResult:
+    assert step.tag is not None  # a tag step has one (PlaybookStep.clean)
     if step.action == StepAction.ADD_TAG:
         run.customer.tags.add(step.tag)
         return StepResult(Outcome.DONE, f"tag {step.tag} added")
@@ -238,7 +242,7 @@ def _notify_manager(run: PlaybookRun, step: PlaybookStep, now: dt.datetime) -> S
     if user is None:
         raise ApplicationError("Nobody to notify: choose a manager on the step or an owner agent.")
     playbook = run.playbook
-    ticket = f"\nTicket: {absolute(run.ticket.get_absolute_url())}\n" if run.ticket_id else ""
+    ticket = f"\nTicket: {absolute(run.ticket.get_absolute_url())}\n" if run.ticket is not None else ""
     deliver(
         key=_run_key(run, step),
         category=Category.SERVICE,
@@ -253,7 +257,7 @@ def _notify_manager(run: PlaybookRun, step: PlaybookStep, now: dt.datetime) -> S
     return StepResult(Outcome.DONE, f"{user.email} notified")
 
 
-ACTIONS = {
+ACTIONS: dict[str, Callable[[PlaybookRun, PlaybookStep, dt.datetime], StepResult]] = {
     StepAction.SEND_TEMPLATE: _send_template,
     StepAction.CREATE_TICKET: _create_ticket,
     StepAction.ADD_TAG: _tag,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Avg, Count, Exists, Max, Min, OuterRef, Q, Sum, Value
+from django.db.models import Avg, Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -215,6 +215,7 @@ def date_ahead(signal: Signal, now: dt.datetime) -> Hits:
     days = signal.params["days"]
     today = now.date()
     window = {"renewal_date__gte": today, "renewal_date__lte": today + dt.timedelta(days=days)}
+    rows: QuerySet[Any, tuple[int, dt.date | None]]  # (subject, renewal date)
     if _org_scope(signal):
         rows = Organization.objects.filter(**window).values_list("pk", "renewal_date")
     else:
@@ -227,6 +228,7 @@ def date_ahead(signal: Signal, now: dt.datetime) -> Hits:
             {"date": date.isoformat(), "days_left": (date - today).days, "field": signal.params["date_field"]},
         )
         for subject, date in rows
+        if date is not None  # never inside the window; for the type
     }
 
 
@@ -296,6 +298,7 @@ def milestone_missing(signal: Signal, now: dt.datetime) -> Hits:
     reached = CustomerEventDay.objects.filter(
         customer_id=OuterRef("pk" if not anchor_kind else "customer_id"), kind=kind
     )
+    rows: QuerySet[Any, tuple[int, Any]]  # (customer, a day or a datetime)
     if anchor_kind:
         rows = (
             CustomerEventDay.objects.filter(kind=anchor_kind)

@@ -45,6 +45,19 @@ def test_signals_and_playbooks_are_listed(api_client_for, agent, run):
     assert client.get("/api/v1/playbooks/999999/").status_code == 404
 
 
+def test_a_signal_and_a_playbook_are_shown_by_id_and_an_unknown_id_is_a_404(api_client_for, agent, run):
+    client = api_client_for(agent)
+
+    signal = client.get(f"/api/v1/signals/{run.playbook.signal_id}/").json()
+    playbook = client.get(f"/api/v1/playbooks/{run.playbook_id}/").json()
+
+    assert (signal["id"], signal["active_matches"]) == (run.playbook.signal_id, 1)
+    assert [step["action"] for step in playbook["steps"]] == ["wait"]
+    missing_signal, missing_playbook = client.get("/api/v1/signals/999999/"), client.get("/api/v1/playbooks/999999/")
+    assert missing_signal.status_code == missing_playbook.status_code == 404
+    assert missing_signal.json() == missing_playbook.json() == {"message": "Not found.", "extra": {}}
+
+
 def test_runs_are_listed_filtered_and_shown_with_their_log(api_client_for, agent, run, django_assert_max_num_queries):
     client = api_client_for(agent)
     with django_assert_max_num_queries(6):

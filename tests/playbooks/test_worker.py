@@ -15,7 +15,7 @@ from tests.tickets.factories import QueueFactory
 from tests.worker import WorkerProcess, publishing_to_broker, wait_for
 from tickets.models import Ticket
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.worker, pytest.mark.serial, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_advance_runs_delivered_three_times_to_two_worker_processes_runs_each_step_once(tmp_path):

@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 
 _SUBJECT_REFERENCE = re.compile(r"\[#(\d{1,12})\]")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_NAME_MAX = Customer._meta.get_field("name").max_length
+_NAME_MAX: int = Customer._meta.get_field("name").max_length or 200
+_EMAIL_MAX: int = Customer._meta.get_field("email").max_length or 254
 _PROCESSED_FIELDS = [
     "state", "outcome", "ticket", "ticket_message", "text", "automated", "suspicious", "processed_at", "attempts",
     "last_error",
@@ -285,7 +286,7 @@ def _valid_address(address: str) -> bool:
         validate_email(address)
     except ValidationError:
         return False
-    return len(address) <= Customer._meta.get_field("email").max_length
+    return len(address) <= _EMAIL_MAX
 
 
 def _our_addresses() -> set[str]:
@@ -448,10 +449,10 @@ def _refusal_notice(mailbox: Mailbox, address: str, parsed: ParsedEmail) -> None
 
 
 def _ccs(parsed: ParsedEmail, requester: Customer, ours: set[str]) -> list[Customer]:
-    people = {
+    others = {
         a.email: a for a in (*parsed.to, *parsed.cc) if not _is_ours(a.email, ours) and a.email != requester.email
     }
-    people = [a for a in people.values() if _valid_address(a.email)][:20]
+    people = [a for a in others.values() if _valid_address(a.email)][:20]
     return [customer_get_or_create(email=a.email, name=a.name[:_NAME_MAX])[0] for a in people]
 
 

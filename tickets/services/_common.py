@@ -10,6 +10,7 @@ from django.db.models import Model
 from django.utils.text import slugify
 
 from core.exceptions import ApplicationError
+from core.models import User
 from core.roles import is_agent
 from customers.models import Tag
 from tickets.models import PRIORITY_RANK, Priority, Ticket, TicketEvent
@@ -72,7 +73,7 @@ class Change:
     """The in-memory work of one service call on one locked ticket: fields to save and events to write."""
 
     ticket: Ticket
-    actor: Any
+    actor: User | None  # None: the system (the SLA scan, e-mail in)
     now: dt.datetime
     fields: set[str] = field(default_factory=set)
     events: list[TicketEvent] = field(default_factory=list)

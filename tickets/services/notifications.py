@@ -73,7 +73,7 @@ def _ticket_mail(*, key: str, ticket: Ticket, headers: dict[str, str], **fields:
 def notify_public_reply(*, ticket: Ticket, message: Message, solved: bool = False) -> None:
     """One row per recipient; key ``ticket:{id}:message:{message_id}`` for the requester."""
     status_line = "\n\nWe consider this request solved. Reply if anything is still wrong." if solved else ""
-    author = message.author_user.name if message.author_user_id and message.author_user.name else ""
+    author = message.author_user.name if message.author_user is not None else ""
     headers = _threading(ticket, sender_name=author)
     for customer, suffix in _recipients(ticket):
         _ticket_mail(

@@ -37,7 +37,7 @@ from tickets.services._common import Change, conf, set_priority
 
 logger = logging.getLogger(__name__)
 
-DUE_FIELDS = {
+DUE_FIELDS: dict[str, str] = {
     SLATargetKind.FIRST_REPLY: "first_reply_due_at",
     SLATargetKind.NEXT_REPLY: "next_reply_due_at",
     SLATargetKind.RESOLUTION: "resolution_due_at",
@@ -49,6 +49,7 @@ def calendar_for(policy: SLAPolicy | None) -> Calendar | None:
     if policy is None or policy.calendar_id is None:
         return None
     calendar = policy.calendar
+    assert calendar is not None  # calendar_id checked above
     cached = getattr(calendar, "_business_calendar", None)
     if cached is None:
         cached = Calendar.build(
@@ -56,7 +57,7 @@ def calendar_for(policy: SLAPolicy | None) -> Calendar | None:
             weekly_hours=calendar.weekly_hours,
             holidays=calendar.holidays.values_list("date", flat=True),
         )
-        calendar._business_calendar = cached
+        calendar._business_calendar = cached  # type: ignore[attr-defined]  # a per-instance memo
     return cached
 
 
@@ -90,7 +91,7 @@ def _minutes(policy: SLAPolicy | None, priority: str, target: str) -> int | None
     cache = getattr(policy, "_targets", None)
     if cache is None:
         cache = {t.priority: t for t in SLATarget.objects.filter(policy=policy)}
-        policy._targets = cache
+        policy._targets = cache  # type: ignore[attr-defined]  # a per-instance memo
     row = cache.get(priority)
     return row.minutes_for(target) if row is not None else None
 
@@ -273,8 +274,9 @@ def sla_solved(change: Change) -> None:
 
 
 def _sla_recipients(ticket: Ticket) -> list[str]:
-    if ticket.assignee_id and ticket.assignee.is_active:
-        return [ticket.assignee.email]
+    assignee = ticket.assignee if ticket.assignee_id else None
+    if assignee is not None and assignee.is_active:
+        return [assignee.email]
     return sorted(
         ticket.queue.memberships.filter(agent__is_active=True).values_list("agent__email", flat=True).distinct()
     )

@@ -9,7 +9,6 @@ It lives here rather than in core because the queues are the tickets app's.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -34,7 +33,7 @@ TEAM_GROUPS = (AGENTS, MANAGERS, ON_CALL)
 _SALT = "tickets.team.invite"
 
 
-def _ensure_may_manage(actor: Any) -> None:
+def _ensure_may_manage(actor: User) -> None:
     if not can(actor, "agent.invite"):
         raise ApplicationError(denied_message("agent.invite"))
 
@@ -74,7 +73,7 @@ def invite_read(*, token: str) -> InviteCheck:
         return InviteCheck(None, "expired")
     except signing.BadSignature:
         return InviteCheck(None, "invalid")
-    user = User.objects.filter(pk=data.get("u"), is_active=True).first() if isinstance(data, dict) else None
+    user = User.objects.filter(pk=data.get("u"), is_active=True).first() if isinstance(data, dict) else None  # type: ignore[misc]
     if user is None or user.has_usable_password() or data.get("s") != _stamp(user):
         return InviteCheck(None, "invalid")
     return InviteCheck(user)
@@ -100,7 +99,7 @@ def _set_queues(user: User, queues: Iterable[Queue]) -> None:
     QueueMembership.objects.bulk_create([QueueMembership(agent=user, queue_id=pk) for pk in sorted(wanted - have)])
 
 
-def _send_invitation(user: User, *, actor: Any) -> Delivery:
+def _send_invitation(user: User, *, actor: User) -> Delivery:
     token = invite_token(user)
     hours = invite_max_age_hours()
     inviter = actor.get_full_name() if getattr(actor, "pk", None) else "The support team"
@@ -122,7 +121,7 @@ def _send_invitation(user: User, *, actor: Any) -> Delivery:
 
 @transaction.atomic
 def agent_invite(
-    *, email: str, name: str, role: str, queues: Iterable[Queue] = (), on_call: bool = False, actor: Any
+    *, email: str, name: str, role: str, queues: Iterable[Queue] = (), on_call: bool = False, actor: User
 ) -> User:
     """A new team member without a password, in the role's group and the queues, e-mailed a set-password link."""
     _ensure_may_manage(actor)
@@ -148,7 +147,7 @@ def agent_invite(
 
 
 @transaction.atomic
-def agent_invite_resend(*, user: User, actor: Any) -> Delivery:
+def agent_invite_resend(*, user: User, actor: User) -> Delivery:
     """A new link for someone who has not set a password yet; the previous link stops working."""
     _ensure_may_manage(actor)
     user = User.objects.select_for_update().get(pk=user.pk)
@@ -161,7 +160,7 @@ def agent_invite_resend(*, user: User, actor: Any) -> Delivery:
 
 
 @transaction.atomic
-def agent_update(*, user: User, role: str, queues: Iterable[Queue], on_call: bool = False, actor: Any) -> User:
+def agent_update(*, user: User, role: str, queues: Iterable[Queue], on_call: bool = False, actor: User) -> User:
     """Change a team member's role and queues (never a superuser's)."""
     _ensure_may_manage(actor)
     user = User.objects.select_for_update().get(pk=user.pk)

@@ -597,7 +597,9 @@ def ticket_customer_reply(
             attachments=attachments,
             follow_up_of=locked,
         )
-        return follow_up.messages.order_by("-id").first()
+        first = follow_up.messages.order_by("-id").first()
+        assert first is not None  # ticket_create wrote the body as its first message
+        return first
     change = Change(ticket=locked, actor=customer.user, now=timezone.now())
     message = _add_message(
         change,

@@ -25,10 +25,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from celery import current_app as celery_app
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from config.celery import app as celery_app
 from customers.models import Customer
 from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
 from tickets.inbound.sources import mailbox_poll
