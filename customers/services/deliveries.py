@@ -452,7 +452,7 @@ def _claim(delivery_ids: Iterable[int]) -> tuple[uuid.UUID, list[Delivery], int]
     reason_sql, reason_params = _send_time_reason_sql(vendor)
     table = Delivery._meta.db_table
 
-    def field(name: str) -> Field[Any, Any]:
+    def field(name: str) -> "Field[Any, Any]":
         concrete = Delivery._meta.get_field(name)
         assert isinstance(concrete, Field)  # a concrete column, not a relation's reverse side
         return concrete
