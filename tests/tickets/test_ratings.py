@@ -125,7 +125,7 @@ def test_the_agent_page_shows_the_rating(manager_client):
     assert 'id="satisfaction"' in page
     assert "The tone of the answer" in page
     assert "Rude &lt;script&gt;" in page
-    assert "Satisfaction rated" in page  # the audit trail
+    assert "The customer rated the support bad (the tone of the answer)" in page  # the audit trail, in words
 
 
 def test_after_rating_the_help_center_shows_the_rating_instead_of_offering_it(customer_client, customer_user):
