@@ -84,7 +84,10 @@ class Command(BaseCommand):
 
     def _mailbox(self, options: dict[str, Any], folder: Path) -> Mailbox:
         queue, _ = Queue.objects.get_or_create(slug="bench-inbound", defaults={"name": "Bench inbound"})
-        Mailbox.objects.filter(address="bench-support@helpdesk.localhost").delete()
+        # a mailbox of its own each run: the stored messages of an earlier run keep theirs (PROTECT)
+        Mailbox.objects.filter(address="bench-support@helpdesk.localhost").update(
+            address=f"bench-support-{time.time_ns():x}@helpdesk.localhost", is_active=False
+        )
         fields: dict[str, Any] = {"source": Mailbox.Source.FOLDER, "folder_path": str(folder)}
         if options["source"] == "imap":
             fields = {
