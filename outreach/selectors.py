@@ -22,7 +22,8 @@ from outreach.models import (
     Segment,
     Template,
 )
-from outreach.tickets_bridge import OPEN_STATUSES, open_ticket_requesters, ticket_model
+from tickets.models import UNSOLVED_STATUSES, Ticket
+from tickets.selectors import ticket_open_requester_ids
 
 # --- audiences ---------------------------------------------------------------------------
 
@@ -58,10 +59,10 @@ def segment_customers(*, segment: Segment) -> QuerySet[Customer]:
         # a customer without a row scores 100 and is never below
         qs = qs.filter(health__score__lt=segment.health_below)
     if segment.open_tickets:
-        requesters = open_ticket_requesters()
+        requesters = ticket_open_requester_ids()
         if segment.open_tickets == Segment.OpenTickets.YES:
-            qs = qs.filter(pk__in=requesters) if requesters is not None else qs.none()
-        elif requesters is not None:
+            qs = qs.filter(pk__in=requesters)
+        else:
             qs = qs.exclude(pk__in=requesters)
     return qs
 
@@ -280,13 +281,10 @@ EARLIER_WINDOW = dt.timedelta(hours=24)
 
 def incident_earlier_tickets(*, incident: Incident) -> QuerySet[Any]:
     """Open tickets affected customers opened in the ``EARLIER_WINDOW`` before the incident, not linked yet."""
-    Ticket = ticket_model()
-    if Ticket is None:
-        return IncidentTicket.objects.none()
     return Ticket.objects.filter(
         created_at__lt=incident.started_at,
         created_at__gte=incident.started_at - EARLIER_WINDOW,
-        status__in=OPEN_STATUSES,
+        status__in=UNSOLVED_STATUSES,
         requester_id__in=incident_customers(incident=incident).values("pk"),
     ).exclude(incident_links__incident=incident)
 

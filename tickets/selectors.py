@@ -375,6 +375,11 @@ def ticket_timeline(*, ticket: Ticket, viewer: Viewer) -> QuerySet[TicketEvent]:
     return TicketEvent.objects.filter(ticket=ticket).select_related("actor").order_by("created_at", "id")
 
 
+def ticket_open_requester_ids() -> QuerySet[Ticket, Any]:
+    """A subquery of the customers with an unsolved ticket (announcement holds, segments)."""
+    return Ticket.objects.filter(status__in=UNSOLVED_STATUSES).values("requester_id")
+
+
 def ticket_requester_other_tickets(*, ticket: Ticket, viewer: Viewer, limit: int = 10) -> QuerySet[Ticket]:
     """The requester's other tickets, newest first (index on requester, created)."""
     return (

@@ -13,7 +13,7 @@ from django.utils import timezone
 from customers.models import Delivery
 from customers.services import deliveries_expire_held, deliveries_release
 from outreach.services.rules import HOLD_EXPIRED_REASON
-from outreach.tickets_bridge import open_ticket_requesters
+from tickets.selectors import ticket_open_requester_ids
 
 #: rows released per run (a chunked send each); the rest go a minute later
 RELEASE_BATCH = 5000
@@ -24,9 +24,7 @@ def held_deliveries_release(*, now: dt.datetime | None = None) -> dict[str, int]
     now = now or timezone.now()
     expired = deliveries_expire_held(reason=HOLD_EXPIRED_REASON, now=now)
     held = Delivery.objects.filter(status=Delivery.Status.HELD, next_attempt_at__gt=now)
-    requesters = open_ticket_requesters()
-    if requesters is not None:
-        held = held.exclude(customer_id__in=requesters)
+    held = held.exclude(customer_id__in=ticket_open_requester_ids())
     ids = list(held.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:RELEASE_BATCH])
     released = deliveries_release(delivery_ids=ids, now=now) if ids else 0
     return {"released": released, "expired": expired}

@@ -14,7 +14,7 @@ from django.utils import timezone
 from customers.models import Category, Delivery
 from customers.services import DeliveryDraft
 from outreach.conf import conf
-from outreach.tickets_bridge import OPEN_STATUSES, ticket_model
+from tickets.models import UNSOLVED_STATUSES, Ticket
 
 #: the proactive categories the frequency cap counts and holds back (outage and service are exempt)
 CAPPED_CATEGORIES = frozenset(
@@ -58,14 +58,13 @@ def recent_counts(customer_ids: Sequence[int], *, now: dt.datetime | None = None
 
 
 def customers_with_open_tickets(customer_ids: Sequence[int]) -> set[int]:
-    Ticket = ticket_model()
-    if Ticket is None or not customer_ids:
+    if not customer_ids:
         return set()
     found: set[int] = set()
     ids = list(customer_ids)
     for start in range(0, len(ids), 2000):
         found.update(
-            Ticket.objects.filter(requester_id__in=ids[start : start + 2000], status__in=OPEN_STATUSES)
+            Ticket.objects.filter(requester_id__in=ids[start : start + 2000], status__in=UNSOLVED_STATUSES)
             .values_list("requester_id", flat=True)
             .distinct()
         )

@@ -15,8 +15,7 @@ from core.policies import can, denied_message
 from outreach.models import Incident, IncidentTicket
 from outreach.selectors import incident_customers, incident_earlier_tickets
 from outreach.services.rendering import absolute
-from outreach.tickets_bridge import OPEN_STATUSES
-from tickets.models import Status, Ticket
+from tickets.models import UNSOLVED_STATUSES, Status, Ticket
 from tickets.services import ticket_reply, ticket_system_reply
 
 #: how far back the beat looks for tickets to link (a missed run is caught up)
@@ -52,7 +51,7 @@ def _link_and_reply(incident: Incident, ticket_ids: list[int], *, automatic: boo
             if not created:
                 continue  # another run or an agent linked it first
             ticket = Ticket.objects.get(pk=ticket_id)
-            if ticket.status in OPEN_STATUSES:
+            if ticket.status in UNSOLVED_STATUSES:
                 status = Status.ON_HOLD if ticket.status in (Status.NEW, Status.OPEN, Status.PENDING) else None
                 ticket_system_reply(ticket=ticket, body=body, status=status)
             linked += 1
@@ -71,7 +70,7 @@ def incidents_link_new_tickets(*, now: dt.datetime | None = None) -> int:
         ids = list(
             Ticket.objects.filter(
                 created_at__gte=since,
-                status__in=OPEN_STATUSES,
+                status__in=UNSOLVED_STATUSES,
                 requester_id__in=incident_customers(incident=incident).values("pk"),
             )
             .exclude(incident_links__incident=incident)
@@ -116,7 +115,7 @@ def incident_solve_linked_tickets(*, incident: Incident, message: str, actor: Us
     if not message.strip():
         raise ApplicationError("Write the message.", {"message": "This field is required."})
     ids = list(
-        IncidentTicket.objects.filter(incident=incident, ticket__status__in=OPEN_STATUSES).values_list(
+        IncidentTicket.objects.filter(incident=incident, ticket__status__in=UNSOLVED_STATUSES).values_list(
             "ticket_id", flat=True
         )
     )
