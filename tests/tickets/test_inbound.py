@@ -203,12 +203,33 @@ def test_a_colleague_who_sees_the_organizations_tickets_may_reply(deliver_mail, 
     assert inbound.ticket == ticket
 
 
-def test_an_agent_replying_by_e_mail_posts_a_public_reply(deliver_mail, answered, agent):
+VOUCHED = {"Authentication-Results": "mx.example; dkim=pass header.d=support.example; dmarc=pass"}
+
+
+def test_an_agent_replying_by_e_mail_posts_a_public_reply_when_the_server_vouches_for_the_sender(
+    deliver_mail, answered, agent
+):
     address = reply_address(mailbox_address=SUPPORT, ticket_id=answered.pk)
-    inbound = deliver_mail(mail(sender="Alex <ALEX@support.example>", to=address, body="Done on our side."))
+    inbound = deliver_mail(
+        mail(sender="Alex <ALEX@support.example>", to=address, body="Done on our side.", headers=VOUCHED)
+    )
     message = inbound.ticket_message
     assert (message.author_user, message.by_agent, message.is_internal) == (agent, True, False)
     assert inbound.outcome.startswith("agent reply")
+
+
+def test_a_forged_agent_address_never_speaks_to_the_customer(deliver_mail, answered, agent):
+    """Anyone can put an agent's address in From: without the receiving server's DKIM/DMARC pass, the
+    message is the agent's internal note, and nothing is e-mailed to the customer."""
+    sent_before = Delivery.objects.filter(customer=answered.requester).count()
+    address = reply_address(mailbox_address=SUPPORT, ticket_id=answered.pk)
+    for headers in ({}, {"Authentication-Results": "mx.example; dkim=fail header.d=support.example; dmarc=fail"}):
+        inbound = deliver_mail(mail(sender="alex@support.example", to=address, body="Pay to IBAN X.", headers=headers))
+        message = inbound.ticket_message
+        assert (message.author_user, message.is_internal) == (agent, True)
+        assert "could not verify the sender" in message.body
+        assert inbound.outcome.startswith("agent note (sender not verified")
+    assert Delivery.objects.filter(customer=answered.requester).count() == sent_before
 
 
 def test_an_agent_outside_the_tickets_queue_cannot_post_by_e_mail(deliver_mail, answered):

@@ -204,6 +204,19 @@ def test_authentication_results_failures(value, failures):
     assert parsed.auth_failures == failures
 
 
+def test_a_sender_is_verified_only_when_the_topmost_results_pass_and_nothing_fails():
+    def verified(*values):
+        headers = "".join(f"Authentication-Results: {v}\n" for v in values)
+        return email_parse(_raw(f"From: a@math.example\nSubject: x\n{headers}")).sender_verified
+
+    assert verified("mx.example; dkim=pass header.d=math.example")
+    assert not verified("mx.example; dkim=pass header.d=math.example; spf=fail smtp.mailfrom=math.example")
+    assert not verified("mx.example; spf=pass smtp.mailfrom=math.example")  # SPF alone vouches for no From
+    assert not verified()
+    # a header the sender wrote below ours proves nothing
+    assert not verified("mx.example; dkim=none", "forged.example; dkim=pass header.d=math.example")
+
+
 @pytest.mark.parametrize(
     "raw",
     [

@@ -89,6 +89,13 @@ class ParsedEmail:
     bulk: str = ""  # why it is bulk or list mail ("List-Id: <news.example.com>")
     report: DeliveryReport | None = None
     auth_failures: list[str] = field(default_factory=list)  # e.g. ["dkim=fail", "dmarc=fail"]
+    auth_passes: list[str] = field(default_factory=list)  # e.g. ["dkim=pass", "dmarc=pass"]
+
+    @property
+    def sender_verified(self) -> bool:
+        """The receiving server vouched for the sender's domain (DKIM or DMARC passed, nothing failed)."""
+        return bool(self.auth_passes) and not self.auth_failures
+
     defects: list[str] = field(default_factory=list)
 
     @property
@@ -120,7 +127,7 @@ def email_parse(raw: bytes) -> ParsedEmail:
     parsed.cc = _addresses(message, "Cc", parsed)
     parsed.date = _date(_header(message, "Date", parsed))
     parsed.automated, parsed.bulk = _automation(message, parsed)
-    parsed.auth_failures = _auth_failures(message)
+    parsed.auth_failures, parsed.auth_passes = _auth_results(message)
     _walk(message, parsed)
     if not parsed.text and parsed.html:
         parsed.text = text_from_html(parsed.html)
@@ -216,21 +223,24 @@ def _automation(message: Message, parsed: ParsedEmail) -> tuple[str, str]:
     return automated or bulk, bulk
 
 
-def _auth_failures(message: Message) -> list[str]:
-    """What the topmost Authentication-Results header (the one our receiving server added) says failed."""
+def _auth_results(message: Message) -> tuple[list[str], list[str]]:
+    """(what failed, what passed) by the topmost Authentication-Results header, the one our receiving
+    server added (lower ones may come from anywhere)."""
     value = message.get("Authentication-Results")
     if value is None:
-        return []
+        return [], []
     try:
         header = authres.AuthenticationResultsHeader.parse(f"Authentication-Results: {value}")
     except Exception:  # authres raises its own syntax errors; an unreadable header proves nothing
-        return []
-    failures = []
+        return [], []
+    failures, passes = [], []
     for result in header.results:
         method, outcome = str(result.method).lower(), str(result.result).lower()
         if method in {"dkim", "spf", "dmarc"} and outcome in {"fail", "softfail", "permerror"}:
             failures.append(f"{method}={outcome}")
-    return failures
+        elif method in {"dkim", "dmarc"} and outcome == "pass":
+            passes.append(f"{method}=pass")
+    return failures, passes
 
 
 # bodies --------------------------------------------------------------------------------------------

@@ -374,14 +374,20 @@ def _agent_reply(inbound: InboundEmail, ticket: Ticket, agent: Any, parsed: Pars
     if not is_agent(agent) or not tickets_visible_to(agent).filter(pk=ticket.pk).exists():
         return _done(inbound, InboundEmail.State.IGNORED, f"kept for managers: {agent} may not see {ticket.reference}")
     files, refused = _attachments(parsed)
-    message = ticket_reply(ticket=ticket, author=agent, body=_body(parsed, refused), attachments=files)
+    body = _body(parsed, refused)
+    # anyone can write an agent's address in From: only mail the receiving server vouched for (DKIM or
+    # DMARC pass) speaks to the customer; anything else is kept as the agent's internal note, marked
+    verified = parsed.sender_verified
+    if not verified:
+        body = (
+            "(Sent by e-mail from this agent's address, but the receiving server could not verify the sender, "
+            "so it was kept as an internal note and not sent to the customer.)\n\n" + body
+        )
+    message = ticket_reply(ticket=ticket, author=agent, body=body, attachments=files, internal=not verified)
     _remember(inbound.message_id, ticket)
+    what = "agent reply" if verified else "agent note (sender not verified: not sent to the customer)"
     return _done(
-        inbound,
-        InboundEmail.State.PROCESSED,
-        f"agent reply on {ticket.reference} by {how}",
-        ticket=ticket,
-        message=message,
+        inbound, InboundEmail.State.PROCESSED, f"{what} on {ticket.reference} by {how}", ticket=ticket, message=message
     )
 
 
