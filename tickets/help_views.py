@@ -27,8 +27,8 @@ from tickets.selectors import (
     ticket_rating,
     ticket_thread,
 )
+from tickets.services.messages import ticket_customer_reply
 from tickets.services.requests import request_link, request_links_send, request_submit, ticket_customer_solve
-from tickets.services.tickets import ticket_customer_reply
 from tickets.views import attachment_response
 
 

@@ -2,7 +2,24 @@
 
 from tickets.services._common import UNSET
 from tickets.services.attachments import attachments_validate
+from tickets.services.jobs import tickets_autoclose
+from tickets.services.lifecycle import (
+    TRANSITIONS,
+    BulkResult,
+    ticket_assign,
+    ticket_create,
+    ticket_solve,
+    ticket_update,
+    tickets_bulk_update,
+)
 from tickets.services.macros import macro_apply, macro_context, macro_render
+from tickets.services.merging import message_split, ticket_merge
+from tickets.services.messages import (
+    ticket_customer_may_reply,
+    ticket_customer_reply,
+    ticket_reply,
+    ticket_system_reply,
+)
 from tickets.services.queues import (
     SAVED_VIEW_KEYS,
     queue_membership_set_available,
@@ -14,22 +31,6 @@ from tickets.services.queues import (
 )
 from tickets.services.ratings import ticket_rate
 from tickets.services.sla import sla_policy_for, sla_scan
-from tickets.services.tickets import (
-    TRANSITIONS,
-    BulkResult,
-    message_split,
-    ticket_assign,
-    ticket_create,
-    ticket_customer_may_reply,
-    ticket_customer_reply,
-    ticket_merge,
-    ticket_reply,
-    ticket_solve,
-    ticket_system_reply,
-    ticket_update,
-    tickets_autoclose,
-    tickets_bulk_update,
-)
 
 __all__ = [
     "SAVED_VIEW_KEYS",

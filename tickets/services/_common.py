@@ -121,9 +121,13 @@ class Change:
         return self.ticket
 
 
-def set_priority(change: Change, priority: str) -> bool:
+def ensure_priority(priority: str) -> None:
     if priority not in Priority.values:
         raise ApplicationError(f"Unknown priority {priority!r}.", {"priority": priority})
+
+
+def set_priority(change: Change, priority: str) -> bool:
+    ensure_priority(priority)
     old = change.ticket.priority
     if not change.set("priority", priority):
         return False

@@ -10,7 +10,8 @@ from core.exceptions import ApplicationError
 from core.models import User
 from tickets.models import Macro, Message, Ticket, TicketEvent
 from tickets.services._common import UNSET, Change, ensure_agent, ensure_not_closed, lock_ticket
-from tickets.services.tickets import _apply, _Changes, _reply_locked
+from tickets.services.lifecycle import _apply, _Changes
+from tickets.services.messages import _reply_locked
 
 # autoescape off: the result is markdown source, rendered and sanitized like any message
 _engine = Engine(autoescape=False, builtins=[], libraries={})

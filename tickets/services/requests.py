@@ -18,7 +18,7 @@ from knowledge.services import search_log_mark_ticket
 from tickets.models import Channel, Status, Ticket
 from tickets.services import sla
 from tickets.services._common import Change, lock_ticket
-from tickets.services.tickets import ticket_create
+from tickets.services.lifecycle import ticket_create
 
 
 def request_link(*, ticket: Ticket) -> str:

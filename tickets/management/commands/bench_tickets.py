@@ -35,7 +35,7 @@ from tickets.models import (
     Ticket,
 )
 from tickets.selectors import ticket_get_for, ticket_list, ticket_thread, ticket_timeline
-from tickets.services.tickets import NUMBER_SEQUENCE
+from tickets.services.lifecycle import NUMBER_SEQUENCE
 
 WORDS = (  # noqa: SIM905
     "invoice login password export report dashboard billing refund upgrade api token webhook error timeout slow "

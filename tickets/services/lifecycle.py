@@ -1,8 +1,9 @@
-"""Creating, replying to, changing, solving, merging and splitting tickets; the auto-close job.
+"""A ticket's life: creating it, changing its fields (one at a time or in bulk), its status and assignee.
 
-Every service locks the ticket row (``select_for_update``), checks
-``expected_version`` before writing anything, changes the row with
-``update_fields`` (``version`` + 1), and writes its own audit events.
+The building blocks here work on a locked ticket: every service locks the row (``select_for_update``),
+checks ``expected_version`` before writing anything, changes the row with ``update_fields``
+(``version`` + 1), and writes its own audit events. Replies live in ``messages``, merging and splitting
+in ``merging``, the auto-close job in ``jobs``.
 """
 
 import datetime as dt
@@ -11,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
@@ -23,7 +23,6 @@ from tickets.models import (
     CLOCK_PAUSED_STATUSES,
     CLOCK_RUNNING_STATUSES,
     PRIORITY_RANK,
-    Attachment,
     Channel,
     CustomField,
     Kind,
@@ -42,6 +41,7 @@ from tickets.services._common import (
     conf,
     ensure_agent,
     ensure_not_closed,
+    ensure_priority,
     lock_ticket,
     set_priority,
     tags_named,
@@ -139,9 +139,26 @@ def _set_status(change: Change, status: str) -> bool:
     return True
 
 
-def _set_assignee(change: Change, assignee: User | None) -> bool:
-    if assignee is not None and (not is_agent(assignee) or not assignee.is_active):
+def _clean_subject(subject: str | None) -> str:
+    subject = (subject or "").strip()[:300]
+    if not subject:
+        raise ApplicationError("A ticket needs a subject.", {"subject": "required"})
+    return subject
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in Kind.values:
+        raise ApplicationError(f"Unknown kind {kind!r}.")
+
+
+def _check_assignee(assignee: User) -> None:
+    if not is_agent(assignee) or not assignee.is_active:
         raise ApplicationError(f"{assignee} is not an agent.", {"assignee": assignee.pk})
+
+
+def _set_assignee(change: Change, assignee: User | None) -> bool:
+    if assignee is not None:
+        _check_assignee(assignee)
     old = change.ticket.assignee
     if old == assignee:
         return False
@@ -319,15 +336,12 @@ def _apply(change: Change, changes: _Changes) -> bool:
     ticket = change.ticket
     sla_dirty = False
     if changes.subject is not UNSET:
-        subject = (changes.subject or "").strip()[:300]
-        if not subject:
-            raise ApplicationError("A ticket needs a subject.")
+        subject = _clean_subject(changes.subject)
         old = ticket.subject
         if change.set("subject", subject):
             change.changed("subject", old, subject)
     if changes.kind is not UNSET:
-        if changes.kind not in Kind.values:
-            raise ApplicationError(f"Unknown kind {changes.kind!r}.")
+        _check_kind(changes.kind)
         old = ticket.kind
         if change.set("kind", changes.kind):
             change.changed("kind", old, changes.kind)
@@ -388,21 +402,18 @@ def ticket_create(
     by_agent = actor is not None and is_agent(actor)
     if internal and not by_agent:
         raise ApplicationError("Only agents write internal notes.")
-    subject = (subject or "").strip()[:300]
-    if not subject:
-        raise ApplicationError("A ticket needs a subject.", {"subject": "required"})
+    # the same checks as a change of these fields (``_apply``), so a new ticket and an edited one agree
+    subject = _clean_subject(subject)
     body = _check_body(body, attachments)
-    if priority not in Priority.values:
-        raise ApplicationError(f"Unknown priority {priority!r}.")
-    if kind not in Kind.values:
-        raise ApplicationError(f"Unknown kind {kind!r}.")
+    ensure_priority(priority)
+    _check_kind(kind)
     if channel not in Channel.values:
         raise ApplicationError(f"Unknown channel {channel!r}.")
     cleaned_fields = {k: v for k, v in _clean_custom_fields(custom_fields or {}).items() if v is not None}
     queue = queue or _default_queue()
     now = timezone.now()
-    if assignee is not None and not is_agent(assignee):
-        raise ApplicationError(f"{assignee} is not an agent.")
+    if assignee is not None:
+        _check_assignee(assignee)
     if assignee is None and queue.assignment_mode == Queue.AssignmentMode.ROUND_ROBIN:
         assignee = queue_next_assignee(queue=queue)
     ticket = Ticket(
@@ -463,163 +474,6 @@ def ticket_create(
 
 
 @transaction.atomic
-def ticket_reply(
-    *,
-    ticket: Ticket,
-    author: User,
-    body: str,
-    internal: bool = False,
-    status: str | None = None,
-    attachments: Sequence[Any] = (),
-    expected_version: int | None = None,
-) -> Message:
-    """An agent's public reply (e-mailed to the customer) or internal note, with an optional status change.
-
-    A public reply moves ``new``/``open`` to ``pending`` unless ``status`` says otherwise, meets the
-    first-reply and next-reply targets, and takes an unassigned ticket for its author.
-    """
-    ensure_agent(author, "reply as an agent")
-    body = _check_body(body, attachments)
-    locked = lock_ticket(ticket, expected_version=expected_version)
-    ensure_not_closed(locked)
-    change = Change(ticket=locked, actor=author, now=timezone.now())
-    message = _reply_locked(change, author=author, body=body, internal=internal, status=status, files=attachments)
-    change.save()
-    return message
-
-
-def _reply_locked(
-    change: Change, *, author: User | None, body: str, internal: bool, status: str | None, files: Sequence[Any]
-) -> Message:
-    """``author=None`` is a system reply (an automation): the same message, milestones and e-mail, no assignee."""
-    ticket = change.ticket
-    message = _add_message(
-        change,
-        body=body,
-        author_user=author,
-        author_customer=None,
-        by_agent=True,
-        internal=internal,
-        channel=Channel.AGENT,
-        files=files,
-    )
-    solved = False
-    if not internal:
-        sla.sla_agent_replied(change)
-        if ticket.assignee_id is None and author is not None:
-            _set_assignee(change, author)
-        if not status and ticket.status in (Status.NEW, Status.OPEN):
-            status = Status.PENDING
-    if status:
-        solved = _set_status(change, status) and status == Status.SOLVED
-    if not internal:
-        notify_public_reply(ticket=ticket, message=message, solved=solved)
-    elif solved:
-        notify_solved(ticket=ticket)
-    return message
-
-
-@transaction.atomic
-def ticket_system_reply(*, ticket: Ticket, body: str, status: str | None = None) -> Message:
-    """A public reply by the helpdesk itself (an incident's auto-reply): written like any agent reply.
-
-    It is audited (``replied``, no actor), bumps ``version``, e-mails the requester, meets the first-reply
-    target and moves ``new``/``open`` on (to ``status``, or ``pending``), but takes no assignee.
-    """
-    body = _check_body(body, ())
-    locked = lock_ticket(ticket)
-    ensure_not_closed(locked)
-    change = Change(ticket=locked, actor=None, now=timezone.now())
-    message = _reply_locked(change, author=None, body=body, internal=False, status=status, files=())
-    change.save()
-    return message
-
-
-def ticket_customer_may_reply(*, ticket: Ticket, customer: Customer) -> bool:
-    return _may_reply(ticket, customer)
-
-
-def _may_reply(ticket: Ticket, customer: Customer) -> bool:
-    """The requester, the people in copy, and colleagues where the organization shares its tickets."""
-    if customer.pk == ticket.requester_id or ticket.ccs.filter(pk=customer.pk).exists():
-        return True
-    return bool(
-        ticket.organization_id
-        and customer.organization_id == ticket.organization_id
-        and customer.sees_organization_tickets
-    )
-
-
-@transaction.atomic
-def ticket_customer_reply(
-    *,
-    ticket: Ticket,
-    body: str,
-    customer: Customer | None = None,
-    attachments: Sequence[Any] = (),
-    channel: str = Channel.EMAIL,
-    expected_version: int | None = None,
-    automated: bool = False,
-) -> Message:
-    """A customer's message. ``pending``/``on_hold``/``solved`` go back to ``open``.
-
-    ``automated`` (an out-of-office or other machine-written reply, RFC 3834) is stored on the ticket but
-    changes nothing: no reopening, no SLA clock, no follow-up ticket for a closed one.
-
-    On a closed ticket it opens a new ticket linked to it (``follow_up_of``) and returns that ticket's message;
-    on a merged one it lands on the ticket it was merged into.
-    """
-    customer = customer or ticket.requester
-    body = _check_body(body, attachments)
-    locked = lock_ticket(ticket, expected_version=expected_version)
-    if locked.merged_into_id is not None:
-        target = Ticket.objects.get(pk=locked.merged_into_id)
-        # a reply follows the merge only onto a ticket its author may see; merged into another customer's
-        # ticket, it opens a follow-up of the (closed) source instead of landing in front of that customer
-        if not target.is_closed and _may_reply(target, customer):
-            return ticket_customer_reply(
-                ticket=target, body=body, customer=customer, attachments=attachments, channel=channel,
-                automated=automated,
-            )  # fmt: skip
-    if not _may_reply(locked, customer):
-        raise ApplicationError("Only the requester and the people in copy can reply to this ticket.")
-    if locked.is_closed and automated:
-        raise ApplicationError("A closed ticket takes no automatic replies.")
-    if locked.is_closed:
-        follow_up = ticket_create(
-            requester=customer,
-            subject=locked.subject,
-            body=body,
-            queue=locked.queue if locked.queue.is_active else None,
-            channel=channel,
-            kind=locked.kind if locked.kind != Kind.PROACTIVE else Kind.QUESTION,
-            priority=locked.priority,
-            attachments=attachments,
-            follow_up_of=locked,
-        )
-        first = follow_up.messages.order_by("-id").first()
-        assert first is not None  # ticket_create wrote the body as its first message
-        return first
-    change = Change(ticket=locked, actor=customer.user, now=timezone.now())
-    message = _add_message(
-        change,
-        body=body,
-        author_user=customer.user,
-        author_customer=customer,
-        by_agent=False,
-        internal=False,
-        channel=channel,
-        files=attachments,
-    )
-    if not automated:
-        if locked.status in (Status.PENDING, Status.ON_HOLD, Status.SOLVED):
-            _set_status(change, Status.OPEN)
-        sla.sla_customer_replied(change)
-    change.save()
-    return message
-
-
-@transaction.atomic
 def ticket_update(
     *,
     ticket: Ticket,
@@ -677,184 +531,6 @@ def ticket_solve(*, ticket: Ticket, actor: User, expected_version: int | None = 
     return ticket_update(ticket=ticket, actor=actor, status=Status.SOLVED, expected_version=expected_version)
 
 
-def _requester_label(customer: Customer) -> str:
-    return f"{customer.name} <{customer.email}>" if customer.name else customer.email
-
-
-def _copy_as_notes(*, src: Ticket, change: Change, actor: User) -> int:
-    """Another customer's messages reach the target as internal notes (agents only), attachments included.
-
-    The originals stay on the source, so its requester still reads their own conversation there.
-    """
-    originals = list(
-        Message.objects.filter(ticket=src)
-        .select_related("author_user", "author_customer")
-        .prefetch_related("attachments")
-        .order_by("created_at", "id")
-    )
-    notes = []
-    for original in originals:
-        kind = "internal note" if original.is_internal else "message"
-        header = (
-            f"**From {src.reference}**, {kind} by {original.author_name or 'unknown'} "
-            f"on {original.created_at:%Y-%m-%d %H:%M} UTC:"
-        )
-        notes.append(
-            Message(
-                ticket=change.ticket,
-                author_user=actor,
-                by_agent=True,
-                is_internal=True,
-                channel=Channel.AGENT,
-                body=f"{header}\n\n{original.body}",
-                body_html=render_markdown(header) + original.body_html,
-                created_at=change.now,
-                moved_from=src,
-            )
-        )
-    Message.objects.bulk_create(notes)
-    Attachment.objects.bulk_create(
-        [
-            Attachment(
-                message=note,
-                file=attachment.file.name,
-                filename=attachment.filename,
-                content_type=attachment.content_type,
-                size=attachment.size,
-            )
-            for note, original in zip(notes, originals, strict=True)
-            for attachment in original.attachments.all()
-        ]
-    )
-    return len(notes)
-
-
-@transaction.atomic
-def ticket_merge(
-    *, source: Ticket, target: Ticket, actor: User, expected_version: int | None = None, confirm: bool = False
-) -> Ticket:
-    """Move every message of ``source`` into ``target``; ``source`` closes with a pointer to ``target``.
-
-    ``expected_version`` is the source's. With one requester the source's CCs follow the target and tags
-    are joined. When the requesters differ the merge needs ``confirm``, and no message crosses from one
-    customer to the other (as Zendesk does): the source keeps its messages for its requester, the target
-    gets them as internal notes, and nobody from the source is copied on the target.
-    """
-    ensure_agent(actor, "merge tickets")
-    if source.pk == target.pk:
-        raise ApplicationError("A ticket cannot be merged into itself.")
-    first, second = sorted([source.pk, target.pk])  # one lock order, so two opposite merges cannot deadlock
-    locks = {first: lock_ticket(first), second: lock_ticket(second)}
-    src, dst = locks[source.pk], locks[target.pk]
-    if expected_version is not None and src.version != expected_version:
-        raise ApplicationError(
-            "Someone else changed this ticket in the meantime. Review the changes and submit again.",
-            {"conflict": True, "current_version": src.version},
-        )
-    ensure_not_closed(src)
-    ensure_not_closed(dst)
-    across = src.requester_id != dst.requester_id
-    if across and not confirm:
-        src_requester, dst_requester = (
-            Customer.objects.get(pk=src.requester_id),
-            Customer.objects.get(pk=dst.requester_id),
-        )
-        raise ApplicationError(
-            f"{src.reference} is from {_requester_label(src_requester)} and {dst.reference} is from "
-            f"{_requester_label(dst_requester)}. Confirm to merge: the messages of {src.reference} become "
-            f"internal notes on {dst.reference}, which {dst_requester.name or dst_requester.email} will not see.",
-            {
-                "confirm_required": True,
-                "source_requester": {"id": src_requester.pk, "name": src_requester.name, "email": src_requester.email},
-                "target_requester": {"id": dst_requester.pk, "name": dst_requester.name, "email": dst_requester.email},
-            },
-        )
-    now = timezone.now()
-    dst_change = Change(ticket=dst, actor=actor, now=now)
-    src_change = Change(ticket=src, actor=actor, now=now)
-    if across:
-        moved = _copy_as_notes(src=src, change=dst_change, actor=actor)
-        summary = f"{moved} message(s) copied here as internal notes (another requester's, never shown to this one)."
-    else:
-        moved = Message.objects.filter(ticket=src).update(ticket=dst, moved_from=src)
-        summary = f"{moved} message(s) moved."
-        followers = set(src.ccs.values_list("pk", flat=True)) - {dst.requester_id}
-        if followers:
-            dst.ccs.add(*followers)
-        if src.last_customer_message_at and (
-            dst.last_customer_message_at is None or src.last_customer_message_at > dst.last_customer_message_at
-        ):
-            dst_change.set("last_customer_message_at", src.last_customer_message_at)
-    tags = set(src.tags.values_list("pk", flat=True)) - set(dst.tags.values_list("pk", flat=True))
-    if tags:
-        dst.tags.add(*tags)
-    note = _add_message(
-        dst_change,
-        body=f"Ticket {src.reference} ({src.subject}) was merged into this ticket: {summary}",
-        author_user=actor,
-        author_customer=None,
-        by_agent=True,
-        internal=True,
-        channel=Channel.AGENT,
-        files=(),
-    )
-    dst_change.record(TicketEvent.Kind.MERGED, field_name="merged_from", new=src.number, message=note)
-    src_change.record(TicketEvent.Kind.MERGED, field_name="merged_into", new=dst.number)
-    src_change.set("merged_into", dst)
-    # merging closes whatever the status was (the one way into closed that skips solved)
-    old_status = src.status
-    src_change.set("status", Status.CLOSED)
-    src_change.set("closed_at", now)
-    src_change.changed("status", old_status, Status.CLOSED.value)
-    sla.sla_stop(src_change)
-    src_change.save()
-    return dst_change.save()
-
-
-@transaction.atomic
-def message_split(*, message: Message, actor: User, subject: str = "", expected_version: int | None = None) -> Ticket:
-    """Move one message (with its attachments) into a new ticket linked to the old one (``split_from``)."""
-    ensure_agent(actor, "split tickets")
-    source = lock_ticket(message.ticket_id, expected_version=expected_version)
-    ensure_not_closed(source)
-    message = Message.objects.select_related("author_customer").get(pk=message.pk)
-    if message.ticket_id != source.pk:
-        raise ApplicationError("The message moved in the meantime.", {"conflict": True})
-    if message.is_internal:
-        raise ApplicationError("Internal notes cannot be split into a ticket.")
-    if not Message.objects.filter(ticket=source).exclude(pk=message.pk).exists():
-        raise ApplicationError("This is the ticket's only message; there is nothing to split from.")
-    requester = message.author_customer or source.requester
-    now = timezone.now()
-    ticket = Ticket(
-        number=_next_number(),
-        subject=(subject or f"{source.subject} (split from {source.reference})").strip()[:300],
-        requester=requester,
-        organization_id=requester.organization_id,
-        queue=source.queue,
-        status=Status.NEW if not message.by_agent else Status.OPEN,
-        priority=source.priority,
-        priority_rank=source.priority_rank,
-        kind=source.kind,
-        channel=message.channel,
-        created_at=now,
-        updated_at=now,
-        split_from=source,
-        last_customer_message_at=None if message.by_agent else message.created_at,
-    )
-    new_change = Change(ticket=ticket, actor=actor, now=now)
-    sla.sla_start(new_change, first_reply=not message.by_agent)
-    ticket.save()
-    Message.objects.filter(pk=message.pk).update(ticket=ticket, moved_from=source)
-    new_change.record(TicketEvent.Kind.CREATED, new={"status": ticket.status, "priority": ticket.priority})
-    new_change.record(TicketEvent.Kind.SPLIT, field_name="split_from", new=source.number, message=message)
-    TicketEvent.objects.bulk_create(new_change.events)
-    src_change = Change(ticket=source, actor=actor, now=now)
-    src_change.record(TicketEvent.Kind.SPLIT, field_name="split_into", new=ticket.number)
-    src_change.save()
-    return ticket
-
-
 @dataclass
 class BulkResult:
     updated: list[int] = field(default_factory=list)
@@ -905,50 +581,3 @@ def tickets_bulk_update(
             else:
                 result.updated.append(pk)
     return result
-
-
-def tickets_autoclose(*, now: dt.datetime | None = None, batch_size: int = 1000) -> int:
-    """Beat job: close tickets solved more than ``TICKET_AUTOCLOSE_DAYS`` ago. Set-based, in batches.
-
-    Rows another transaction holds are skipped (``skip_locked``) and closed on the next run.
-    """
-    now = now or timezone.now()
-    cutoff = now - dt.timedelta(days=conf("TICKET_AUTOCLOSE_DAYS"))
-    closed = 0
-    while True:
-        with transaction.atomic():
-            ids = list(
-                Ticket.objects.select_for_update(skip_locked=True)
-                .filter(status=Status.SOLVED, solved_at__lte=cutoff)
-                .order_by("solved_at", "pk")
-                .values_list("pk", flat=True)[:batch_size]
-            )
-            if not ids:
-                return closed
-            Ticket.objects.filter(pk__in=ids, status=Status.SOLVED).update(
-                status=Status.CLOSED,
-                closed_at=now,
-                updated_at=now,
-                version=F("version") + 1,
-                first_reply_due_at=None,
-                next_reply_due_at=None,
-                resolution_due_at=None,
-                next_sla_due_at=None,
-                sla_scan_at=None,
-                sla_paused_at=None,
-                sla_paused_remaining={},
-            )
-            TicketEvent.objects.bulk_create(
-                [
-                    TicketEvent(
-                        ticket_id=pk,
-                        kind=TicketEvent.Kind.AUTO_CLOSED,
-                        field="status",
-                        old_value=Status.SOLVED.value,
-                        new_value=Status.CLOSED.value,
-                        created_at=now,
-                    )
-                    for pk in ids
-                ]
-            )
-            closed += len(ids)
