@@ -247,7 +247,7 @@ else:
 
 # --- the helpdesk's own settings -------------------------------------------------
 HELPDESK = {
-    # deliveries (customers.services.deliveries)
+    # deliveries (customers.services.deliveries_planning and deliveries_sending)
     "DELIVERY_CHUNK_SIZE": env.int("HELPDESK_DELIVERY_CHUNK_SIZE", default=500),
     "DELIVERY_MAX_ATTEMPTS": env.int("HELPDESK_DELIVERY_MAX_ATTEMPTS", default=8),
     "DELIVERY_RETRY_BASE_SECONDS": env.float("HELPDESK_DELIVERY_RETRY_BASE_SECONDS", default=30.0),

@@ -11,10 +11,8 @@ from customers.services.customers import (
     user_verification_read,
     user_verification_send,
 )
-from customers.services.deliveries import (
-    DeliveryDraft,
-    deliver,
-    deliver_many,
+from customers.services.deliveries_planning import DeliveryDraft, deliver, deliver_many, queue_for
+from customers.services.deliveries_sending import (
     deliveries_retry,
     deliveries_send,
     deliveries_sweep,
@@ -45,6 +43,7 @@ __all__ = [
     "delivery_message_id",
     "events_prune",
     "events_rollup",
+    "queue_for",
     "user_email_verify",
     "user_verification_read",
     "user_verification_send",

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Customer, Delivery
-from customers.services.deliveries import delivery_message_id
+from customers.services.deliveries_sending import delivery_message_id
 
 #: how far back a report is matched: its customer's latest rows (reports come back within days)
 CANDIDATES = 500

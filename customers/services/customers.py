@@ -13,7 +13,7 @@ from core.models import User
 from core.roles import is_agent
 from core.tokens import TokenInvalid, token_make, token_max_age, token_read
 from customers.models import Category, ContactPreference, Customer, OrganizationDomain
-from customers.services.deliveries import deliver
+from customers.services.deliveries_planning import deliver
 
 
 def _organization_for_email(email: str) -> int | None:

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Delivery
-from customers.services.deliveries import _enqueue_on_commit, queue_for
+from customers.services.deliveries_planning import _enqueue_on_commit, queue_for
 
 
 @transaction.atomic

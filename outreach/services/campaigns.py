@@ -12,8 +12,7 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from core.models import User
 from customers.models import Customer, Delivery
-from customers.services import DeliveryDraft
-from customers.services.deliveries import queue_for
+from customers.services import DeliveryDraft, queue_for
 from outreach.models import Campaign, Fanout, Segment, Template
 from outreach.selectors import campaign_summary, segment_customers
 from outreach.services.fanout import build_draft, fanout_start

@@ -1,6 +1,6 @@
 """The non-intrusive rules that outreach applies at planning time, set-based over one slice of customers.
 
-Opt-outs and quiet hours are the delivery ledger's (``customers.services.deliveries``);
+Opt-outs and quiet hours are the delivery ledger's (``customers.services.deliveries_planning``);
 here: the frequency cap and the open-ticket suppression. Each is one grouped query
 for the whole slice, never a query per customer.
 """

@@ -74,7 +74,7 @@ def test_views_through_selectors_and_other_modules_pass(tmp_path):
     ("relative", "call"),
     [
         ("tickets/services/lifecycle.py", "send_notifications.delay(ticket.pk)"),
-        ("customers/services/deliveries.py", "send_deliveries.apply_async(args=[ids], queue='bulk')"),
+        ("customers/services/deliveries_planning.py", "send_deliveries.apply_async(args=[ids], queue='bulk')"),
         ("knowledge/services.py", "reindex.apply_async(args=[article.pk])"),
         ("outreach/services/fanout.py", "app.send_task('outreach.tasks.plan_fanout', args=[1])"),
     ],

@@ -11,9 +11,17 @@ from django.test import override_settings
 from django.utils import timezone
 
 from customers.models import ContactPreference, Delivery
-from customers.services import DeliveryDraft, deliver, deliver_many, deliveries, deliveries_send, deliveries_sweep
+from customers.services import (
+    DeliveryDraft,
+    deliver,
+    deliver_many,
+    deliveries_send,
+    deliveries_sending,
+    deliveries_sweep,
+)
 from customers.services.customers import contact_preference_update
-from customers.services.deliveries import build_email, quiet_hours_end
+from customers.services.deliveries_planning import quiet_hours_end
+from customers.services.deliveries_sending import build_email
 from tests.factories import CustomerFactory
 from tests.smtp import SmtpServer
 
@@ -176,7 +184,7 @@ def test_the_sweeper_leaves_a_chunk_whose_lease_is_current_and_a_sending_chunk_e
     rows = [_deliver(c, key=f"k-{c.pk}") for c in customers]
     smtp.delay = 0.3  # the chunk takes 0.9 s, longer than its lease: it must extend it to keep it
     leases = []
-    real_keep = deliveries._Lease.keep
+    real_keep = deliveries_sending._Lease.keep
 
     def keep(self):
         kept = real_keep(self)
@@ -184,11 +192,11 @@ def test_the_sweeper_leaves_a_chunk_whose_lease_is_current_and_a_sending_chunk_e
         assert deliveries_sweep()["recovered"] == 0  # alive: nothing to recover meanwhile
         return kept
 
-    deliveries._Lease.keep = keep
+    deliveries_sending._Lease.keep = keep
     try:
         assert deliveries_send(delivery_ids=[r.pk for r in rows])["sent"] == 3
     finally:
-        deliveries._Lease.keep = real_keep
+        deliveries_sending._Lease.keep = real_keep
     assert len(set(leases)) >= 2  # extended while sending
     assert len(smtp.messages) == 3
 
@@ -198,17 +206,17 @@ def test_a_chunk_that_lost_its_lease_stops_sending_the_rows_given_to_another_wor
     customers = CustomerFactory.create_batch(4)
     rows = [_deliver(c, key=f"k-{c.pk}") for c in customers]
     smtp.delay = 0.25  # frozen past its lease after the first message
-    real_keep = deliveries._Lease.keep
+    real_keep = deliveries_sending._Lease.keep
 
     def keep(self):  # meanwhile the sweeper re-queued the lapsed rows and another worker claimed them
         Delivery.objects.filter(status="sending").update(claim_token=uuid.uuid4())
         return real_keep(self)
 
-    deliveries._Lease.keep = keep
+    deliveries_sending._Lease.keep = keep
     try:
         assert deliveries_send(delivery_ids=[r.pk for r in rows])["sent"] == 1
     finally:
-        deliveries._Lease.keep = real_keep
+        deliveries_sending._Lease.keep = real_keep
     assert len(smtp.messages) == 1  # not four: the other three are the new owner's
 
 
@@ -357,7 +365,7 @@ def test_an_unreachable_server_backs_off_every_row_and_gives_up_after_the_last_a
 
 
 def test_smtp_errors_are_classified():
-    from customers.services.deliveries import _classify, _Connection, _Permanent, _Transient
+    from customers.services.deliveries_sending import _classify, _Connection, _Permanent, _Transient
 
     assert _classify(smtplib.SMTPDataError(451, b"later")) is _Transient
     assert _classify(smtplib.SMTPDataError(554, b"no")) is _Permanent

@@ -1,20 +1,16 @@
-"""The outbox: every outbound message is a ``Delivery`` row first.
+"""The outbox, sending: claiming planned ``Delivery`` rows, sending them, recovering lost ones.
 
-``deliver``/``deliver_many`` write rows in the caller's transaction and enqueue
-their ids on commit. ``deliveries_send`` claims rows with a conditional update
-(so a task delivered twice sends nothing twice), sends a chunk over one
-connection, marks each row as soon as the server accepted it, backs off on
-transient errors and records permanent ones (a recipient's refusal affects its
-row only; a failed session puts the rest of the chunk back). ``deliveries_sweep`` (beat)
-re-queues rows whose sending chunk stopped extending its lease (a dead worker)
-and enqueues due rows whose task was lost, which also closes the gap between
-commit and publish. Delivery is at-least-once: see README "How delivery works".
+``deliveries_send`` claims rows with a conditional update (so a task delivered twice sends nothing
+twice), sends a chunk over one connection, marks each row as soon as the server accepted it, backs off
+on transient errors and records permanent ones (a recipient's refusal affects its row only; a failed
+session puts the rest of the chunk back). ``deliveries_sweep`` (beat) re-queues rows whose sending chunk
+stopped extending its lease (a dead worker) and enqueues due rows whose task was lost, which also closes
+the gap between commit and publish. Delivery is at-least-once: see README "How delivery works".
 """
 
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import logging
 import random
 import smtplib
@@ -23,247 +19,20 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F, Field, JSONField, Q
+from django.db.models import F, Field, Q
 from django.utils import timezone
 
 from customers.models import ESSENTIAL_CATEGORIES, Category, ContactPreference, Customer, Delivery
+from customers.services.deliveries_planning import _conf, _enqueue_on_commit, queue_for
 from customers.services.mime import email_envelope
-from customers.services.pg import server_side_cursor
 
 logger = logging.getLogger(__name__)
-
-TRANSACTIONAL_QUEUE = "transactional"
-BULK_QUEUE = "bulk"
-
-
-def _conf(name: str) -> Any:
-    return settings.HELPDESK[name]
-
-
-@dataclass
-class DeliveryDraft:
-    """One message to plan with ``deliver_many``."""
-
-    key: str
-    category: str
-    subject: str
-    body: str
-    customer: Customer | None = None
-    recipient: str = ""
-    channel: str = Delivery.Channel.EMAIL
-    html_body: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    source: str = ""
-    send_after: dt.datetime | None = None
-    #: plan the row as ``suppressed`` with this reason (a caller's rule: frequency cap, open ticket, ...);
-    #: ignored for essential categories, and an opt-out's reason wins
-    suppress_reason: str = ""
-    #: plan the row as ``held`` with this reason until ``hold_until`` (the caller releases it, see
-    #: ``customers.services.holds``); ignored for essential categories, and an opt-out or a suppression wins
-    hold_reason: str = ""
-    hold_until: dt.datetime | None = None
-
-
-def quiet_hours_end(preference: ContactPreference | None, zone: Any, now: dt.datetime) -> dt.datetime | None:
-    """When the customer's quiet hours end, if ``now`` falls inside them; else None.
-
-    Quiet hours are wall-clock times in the customer's zone and may span midnight (22:00-07:00).
-    """
-    if preference is None or preference.quiet_hours_start is None or preference.quiet_hours_end is None:
-        return None
-    start, end = preference.quiet_hours_start, preference.quiet_hours_end
-    if start == end:
-        return None
-    local = now.astimezone(zone)
-    t = local.time()
-    inside = (start <= t < end) if start < end else (t >= start or t < end)
-    if not inside:
-        return None
-    end_date = local.date() if t < end else local.date() + dt.timedelta(days=1)
-    # a wall-clock time in a zone: fold=0 picks the first of an ambiguous hour; a skipped hour is normalised by UTC
-    return dt.datetime.combine(end_date, end, tzinfo=zone).astimezone(dt.UTC)
-
-
-def _policy(
-    *, category: str, preference: ContactPreference | None, zone: Any, now: dt.datetime
-) -> tuple[str, str, dt.datetime | None]:
-    """(status, suppressed_reason, hold_until) for a new row, by the customer's contact preferences."""
-    if category in ESSENTIAL_CATEGORIES or preference is None:
-        return Delivery.Status.QUEUED, "", None
-    if category in (preference.opted_out or []):
-        return Delivery.Status.SUPPRESSED, f"opted out of {Category(category).label.lower()}", None
-    return Delivery.Status.QUEUED, "", quiet_hours_end(preference, zone, now)
-
-
-def _row(draft: DeliveryDraft, preference: ContactPreference | None, now: dt.datetime) -> Delivery:
-    customer = draft.customer
-    zone = customer.zone if customer is not None else dt.UTC
-    status, reason, hold_until = _policy(category=draft.category, preference=preference, zone=zone, now=now)
-    if draft.suppress_reason and status == Delivery.Status.QUEUED and draft.category not in ESSENTIAL_CATEGORIES:
-        status, reason = Delivery.Status.SUPPRESSED, draft.suppress_reason[:200]
-    next_attempt_at = max(filter(None, [now, draft.send_after, hold_until]))
-    if draft.hold_reason and status == Delivery.Status.QUEUED and draft.category not in ESSENTIAL_CATEGORIES:
-        # a held row's next_attempt_at is the hold's end (the release job sets it to now when it lets go)
-        status, reason = Delivery.Status.HELD, draft.hold_reason[:200]
-        next_attempt_at = draft.hold_until or now
-    recipient = draft.recipient or (customer.email if customer is not None else "")
-    if not recipient and draft.channel == Delivery.Channel.EMAIL:
-        raise ValueError("an e-mail delivery needs a recipient or a customer")
-    return Delivery(
-        idempotency_key=draft.key,
-        customer=customer,
-        recipient=recipient,
-        channel=draft.channel,
-        category=draft.category,
-        subject=draft.subject[:300],
-        body=draft.body,
-        html_body=draft.html_body,
-        headers=draft.headers,
-        source=draft.source,
-        status=status,
-        suppressed_reason=reason,
-        next_attempt_at=next_attempt_at,
-        created_at=now,
-    )
-
-
-def queue_for(category: str) -> str:
-    return TRANSACTIONAL_QUEUE if category == Category.SERVICE else BULK_QUEUE
-
-
-def _enqueue_on_commit(ids_by_queue: dict[str, list[int]], countdown: float | None = None) -> None:
-    from customers.tasks import send_deliveries  # noqa: PLC0415  (tasks import services)
-
-    chunk = _conf("DELIVERY_CHUNK_SIZE")
-    for queue, ids in ids_by_queue.items():
-        for start in range(0, len(ids), chunk):
-            part = ids[start : start + chunk]
-            transaction.on_commit(
-                lambda part=part, queue=queue: send_deliveries.apply_async(  # type: ignore[misc]
-                    args=[part], queue=queue, countdown=countdown
-                )
-            )
-
-
-def deliver(
-    *,
-    key: str,
-    category: str,
-    subject: str,
-    body: str,
-    customer: Customer | None = None,
-    recipient: str = "",
-    channel: str = Delivery.Channel.EMAIL,
-    html_body: str = "",
-    headers: dict[str, str] | None = None,
-    source: str = "",
-    send_after: dt.datetime | None = None,
-) -> Delivery:
-    """Plan one message. The same ``key`` twice gives one row and one message.
-
-    Runs in the caller's transaction; the send is enqueued when it commits.
-    """
-    draft = DeliveryDraft(
-        key=key,
-        category=category,
-        subject=subject,
-        body=body,
-        customer=customer,
-        recipient=recipient,
-        channel=channel,
-        html_body=html_body,
-        headers=headers or {},
-        source=source,
-        send_after=send_after,
-    )
-    now = timezone.now()
-    preference = ContactPreference.objects.filter(customer=customer).first() if customer is not None else None
-    row = _row(draft, preference, now)
-    with transaction.atomic():
-        delivery, created = Delivery.objects.get_or_create(
-            idempotency_key=key,
-            defaults={f.attname: getattr(row, f.attname) for f in Delivery._meta.concrete_fields if f.attname != "id"},
-        )
-        if created and delivery.status == Delivery.Status.QUEUED and delivery.next_attempt_at <= now:
-            _enqueue_on_commit({queue_for(category): [delivery.pk]})
-    return delivery
-
-
-def deliver_many(*, drafts: Sequence[DeliveryDraft]) -> list[int]:
-    """Plan many messages with a few bulk inserts; returns the ids of the rows queued for sending now.
-
-    Idempotent like ``deliver``: drafts whose key exists already are skipped. Contact
-    preferences are read in one query per batch.
-    """
-    if not drafts:
-        return []
-    now = timezone.now()
-    customer_ids = {d.customer.pk for d in drafts if d.customer is not None}
-    preferences: dict[int, ContactPreference] = {}
-    for start in range(0, len(customer_ids), 900):
-        part = list(customer_ids)[start : start + 900]
-        preferences.update({p.customer_id: p for p in ContactPreference.objects.filter(customer_id__in=part)})
-    rows = [_row(d, preferences.get(d.customer.pk) if d.customer else None, now) for d in drafts]
-    queued: dict[str, list[int]] = defaultdict(list)
-    with transaction.atomic():
-        for pk, category, status, next_attempt_at in _insert_new(rows, now):
-            if status == Delivery.Status.QUEUED and next_attempt_at <= now:
-                queued[queue_for(category)].append(pk)
-        for ids in queued.values():
-            ids.sort()
-        _enqueue_on_commit(queued)
-    return [pk for ids in queued.values() for pk in ids]
-
-
-def _insert_new(rows: list[Delivery], now: dt.datetime) -> list[tuple[int, str, str, dt.datetime]]:
-    """Insert the rows whose key is new; (id, category, status, next_attempt_at) of those inserted.
-
-    On PostgreSQL one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING`` per
-    1,000 rows, each column sent as one array: a fan-out plans 100,000 rows, and the ORM's
-    ``bulk_create`` spends more CPU compiling per-value placeholders than PostgreSQL spends inserting.
-    """
-    if db_connection.vendor != "postgresql":
-        Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-        keys = [row.idempotency_key for row in rows]
-        inserted: list[tuple[int, str, str, dt.datetime]] = []
-        for start in range(0, len(keys), 900):
-            inserted += Delivery.objects.filter(
-                idempotency_key__in=keys[start : start + 900],
-                created_at=now,  # rows this call created, not older ones with the same key
-            ).values_list("pk", "category", "status", "next_attempt_at")
-        return inserted
-    fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key and f.attname != "updated_at"]
-    columns = ", ".join([f.column for f in fields] + ["updated_at"])
-    arrays = ", ".join(f"%s::{f.cast_db_type(db_connection)}[]" for f in fields)  # type: ignore[attr-defined]
-    sql = (
-        f"INSERT INTO {Delivery._meta.db_table} ({columns}) "  # noqa: S608  (names from the model)
-        f"SELECT *, %s FROM unnest({arrays}) "
-        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, category, status, next_attempt_at"
-    )
-    inserted = []
-    with server_side_cursor() as cursor:  # arrays go as parameters
-        for start in range(0, len(rows), 1000):
-            part = rows[start : start + 1000]
-            values = [
-                [
-                    json.dumps(getattr(row, f.attname)) if isinstance(f, JSONField) else getattr(row, f.attname)
-                    for row in part
-                ]
-                for f in fields
-            ]
-            cursor.execute(sql, [now, *values])
-            inserted += cursor.fetchall()
-    return inserted
-
-
-# --- sending ---------------------------------------------------------------------------
 
 
 class _Transient(Exception):
