@@ -1,6 +1,6 @@
 """The knowledge base: categories, articles with their versions, feedback, and the search log.
 
-Writes go through ``knowledge.services``; reads through ``knowledge.selectors``.
+Writes go through ``knowledge.services``; reads through ``knowledge.selectors``, search through ``knowledge.search``.
 The full-text ``search_vector`` is filled on PostgreSQL only (by the services);
 its GIN index is created by migration 0002 on PostgreSQL only.
 """

@@ -23,7 +23,7 @@ from core.markdown import render_markdown
 from core.models import User
 from customers.models import Product, Tag
 from knowledge.models import Article, ArticleFeedback, ArticleVersion, Category, SearchLog
-from knowledge.selectors import normalize_query
+from knowledge.search import normalize_query
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 OPEN_WINDOW = dt.timedelta(days=1)  # a search log can be marked "opened" for a day

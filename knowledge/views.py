@@ -16,18 +16,17 @@ from core.roles import agent_required, is_agent
 from core.types import AuthedRequest, HtmxRequest
 from knowledge.forms import ArticleForm, FeedbackForm, PreviewForm
 from knowledge.models import Article, SearchLog
+from knowledge.search import article_search, search_gaps
 from knowledge.selectors import (
     article_feedback_recent,
     article_get_for,
     article_list,
-    article_search,
     article_version_get,
     article_versions,
     category_articles,
     category_get,
     category_list,
     popular_articles,
-    search_gaps,
 )
 from knowledge.services import (
     article_archive,

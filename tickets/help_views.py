@@ -16,7 +16,7 @@ from core.ratelimit import hit, parse_rate, ratelimit
 from core.tokens import TokenExpired
 from customers.selectors import customer_for_user
 from knowledge.models import SearchLog
-from knowledge.selectors import article_search
+from knowledge.search import article_search
 from knowledge.services import search_log_record
 from tickets.help_forms import CustomerReplyForm, RequestForm, RequestLinkForm
 from tickets.selectors import (

@@ -314,7 +314,7 @@ HELPDESK = {
     "TICKET_VIEWER_SECONDS": env.int("HELPDESK_TICKET_VIEWER_SECONDS", default=60),
     # how long a manager's invitation to the team works (tickets.services.team)
     "AGENT_INVITE_MAX_AGE_HOURS": env.int("HELPDESK_AGENT_INVITE_MAX_AGE_HOURS", default=7 * 24),
-    # knowledge search: rank at most this many matches, show "1,000+" beyond (knowledge.selectors)
+    # knowledge search: rank at most this many matches, show "1,000+" beyond (knowledge.search)
     "SEARCH_RANK_LIMIT": env.int("HELPDESK_SEARCH_RANK_LIMIT", default=1000),
     "SEARCH_SUGGEST_RANK_LIMIT": env.int("HELPDESK_SEARCH_SUGGEST_RANK_LIMIT", default=200),
     "SEARCH_CONFIG": env.str("HELPDESK_SEARCH_CONFIG", default="english"),

@@ -22,7 +22,8 @@ from knowledge.api.serializers import (
     CategoryOutputSerializer,
 )
 from knowledge.models import Article, SearchLog
-from knowledge.selectors import article_get_for, article_list, article_search, category_list
+from knowledge.search import article_search
+from knowledge.selectors import article_get_for, article_list, category_list
 from knowledge.services import (
     article_archive,
     article_create,

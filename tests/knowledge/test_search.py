@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from knowledge.models import Article, SearchLog
-from knowledge.selectors import article_search, search_gaps
+from knowledge.search import article_search, search_gaps
 from tests.knowledge.factories import ArticleFactory, SearchLogFactory
 
 pytestmark = pytest.mark.django_db
