@@ -29,7 +29,7 @@ from tickets.selectors import (
 )
 from tickets.services.messages import ticket_customer_reply
 from tickets.services.requests import request_link, request_links_send, request_submit, ticket_customer_solve
-from tickets.views import attachment_response
+from tickets.ticket_views import attachment_response
 
 
 @ratelimit(key="ip", rate="RATELIMIT_SUBMIT", methods=("POST",))

@@ -2,37 +2,37 @@
 
 from django.urls import path
 
-from tickets import help_views, team_views, views
+from tickets import help_views, queue_views, team_views, ticket_views
 
 agent_urlpatterns = [
-    path("", views.ticket_queue_view, name="agent-home"),
+    path("", queue_views.ticket_queue_view, name="agent-home"),
     path("team/", team_views.team_list_view, name="agent-team"),
     path("team/invite/", team_views.team_invite_view, name="agent-team-invite"),
     path("team/<int:user_id>/", team_views.team_member_view, name="agent-team-member"),
     path("team/<int:user_id>/resend/", team_views.team_resend_view, name="agent-team-resend"),
     path("welcome/<str:token>/", team_views.invite_accept_view, name="agent-team-welcome"),
-    path("tickets/new/", views.ticket_create_view, name="agent-ticket-create"),
-    path("tickets/bulk/", views.ticket_bulk_view, name="agent-ticket-bulk"),
-    path("tickets/views/", views.saved_view_create_view, name="agent-saved-view-create"),
-    path("tickets/<int:ticket_id>/", views.ticket_detail_view, name="agent-ticket-detail"),
-    path("tickets/<int:ticket_id>/reply/", views.ticket_reply_view, name="agent-ticket-reply"),
-    path("tickets/<int:ticket_id>/macro/", views.ticket_macro_view, name="agent-ticket-macro"),
-    path("tickets/<int:ticket_id>/update/", views.ticket_update_view, name="agent-ticket-update"),
-    path("tickets/<int:ticket_id>/merge/", views.ticket_merge_view, name="agent-ticket-merge"),
-    path("tickets/<int:ticket_id>/presence/", views.ticket_presence_view, name="agent-ticket-presence"),
+    path("tickets/new/", ticket_views.ticket_create_view, name="agent-ticket-create"),
+    path("tickets/bulk/", queue_views.ticket_bulk_view, name="agent-ticket-bulk"),
+    path("tickets/views/", queue_views.saved_view_create_view, name="agent-saved-view-create"),
+    path("tickets/<int:ticket_id>/", ticket_views.ticket_detail_view, name="agent-ticket-detail"),
+    path("tickets/<int:ticket_id>/reply/", ticket_views.ticket_reply_view, name="agent-ticket-reply"),
+    path("tickets/<int:ticket_id>/macro/", ticket_views.ticket_macro_view, name="agent-ticket-macro"),
+    path("tickets/<int:ticket_id>/update/", ticket_views.ticket_update_view, name="agent-ticket-update"),
+    path("tickets/<int:ticket_id>/merge/", ticket_views.ticket_merge_view, name="agent-ticket-merge"),
+    path("tickets/<int:ticket_id>/presence/", ticket_views.ticket_presence_view, name="agent-ticket-presence"),
     path(
         "tickets/<int:ticket_id>/messages/<int:message_id>/split/",
-        views.message_split_view,
+        ticket_views.message_split_view,
         name="agent-message-split",
     ),
     path(
         "tickets/<int:ticket_id>/messages/<int:message_id>/original.eml",
-        views.message_original_view,
+        ticket_views.message_original_view,
         name="agent-message-original",
     ),
     path(
         "tickets/<int:ticket_id>/attachments/<int:attachment_id>/",
-        views.attachment_view,
+        ticket_views.attachment_view,
         name="agent-attachment",
     ),
 ]
