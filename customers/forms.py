@@ -19,12 +19,12 @@ class LedgerPasswordResetForm(PasswordResetForm):
         to_email: str,
         html_email_template_name: str | None = None,
     ) -> None:
-        from customers.services import deliver  # noqa: PLC0415
+        from customers.services import delivery_plan  # noqa: PLC0415
 
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
         body = loader.render_to_string(email_template_name, context)
         user = context["user"]
-        deliver(
+        delivery_plan(
             key=f"password-reset:{user.pk}:{context['token']}",
             category=Category.SERVICE,
             subject=subject,

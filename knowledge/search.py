@@ -53,7 +53,7 @@ class SearchResults:
         return f"{self.count:,}+" if self.more else f"{self.count:,}"
 
 
-def normalize_query(query: str) -> str:
+def search_query_normalize(query: str) -> str:
     return " ".join((query or "").split())[:MAX_QUERY_LENGTH]
 
 
@@ -72,7 +72,7 @@ def article_search(
     find drafts and archived articles unless ``published_only``. Without ``snippets`` (drop-downs) each
     hit's snippet is empty.
     """
-    text = normalize_query(query)
+    text = search_query_normalize(query)
     cap = int(settings.HELPDESK["SEARCH_SUGGEST_RANK_LIMIT" if prefix else "SEARCH_RANK_LIMIT"])
     statuses = (
         list(Article.Status.values) if is_agent(viewer) and not published_only else [Article.Status.PUBLISHED.value]

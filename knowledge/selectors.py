@@ -60,7 +60,7 @@ def article_list(
     return keyset_page(qs, ordering=["-updated_at", "-id"], cursor=cursor, size=size)
 
 
-def popular_articles(*, limit: int = 6) -> QuerySet[Article]:
+def articles_popular(*, limit: int = 6) -> QuerySet[Article]:
     return (
         Article.objects.filter(status=Article.Status.PUBLISHED)
         .only("title", "slug", "status")

@@ -23,7 +23,7 @@ from core.markdown import render_markdown
 from core.models import User
 from customers.models import Product, Tag
 from knowledge.models import Article, ArticleFeedback, ArticleVersion, Category, SearchLog
-from knowledge.search import normalize_query
+from knowledge.search import search_query_normalize
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 OPEN_WINDOW = dt.timedelta(days=1)  # a search log can be marked "opened" for a day
@@ -252,7 +252,7 @@ def search_log_record(
     *, query: str, results_count: int, source: str = SearchLog.Source.HELP, user: Any = None
 ) -> SearchLog:
     """Log one search (every search is logged; the gaps report reads these)."""
-    text = normalize_query(_clean(query))
+    text = search_query_normalize(_clean(query))
     return SearchLog.objects.create(
         query=text,
         normalized_query=text.lower(),

@@ -23,10 +23,10 @@ from knowledge.selectors import (
     article_list,
     article_version_get,
     article_versions,
+    articles_popular,
     category_articles,
     category_get,
     category_list,
-    popular_articles,
 )
 from knowledge.services import (
     article_archive,
@@ -53,7 +53,7 @@ def _error_field(form: ArticleForm, exc: ApplicationError) -> str | None:
 
 @require_GET
 def help_home_view(request: HtmxRequest) -> HttpResponse:
-    context = {"categories": category_list(), "popular": popular_articles()}
+    context = {"categories": category_list(), "popular": articles_popular()}
     return render(request, "knowledge/help_home.html" + ("#popular" if request.htmx else ""), context)
 
 

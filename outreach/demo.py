@@ -11,7 +11,7 @@ from django.utils import timezone
 from customers.models import Delivery, Organization, Product
 from outreach.models import Campaign, Fanout, Incident, IncidentUpdate, ReminderRule, Segment, Template
 from outreach.selectors import segment_customers
-from outreach.services.fanout import build_draft
+from outreach.services.fanout import draft_build
 from outreach.services.rendering import CompiledMessage
 
 TEMPLATES = [
@@ -93,7 +93,7 @@ def _sent_campaign_history(campaign: Campaign) -> None:
     message = CompiledMessage(subject=campaign.template.subject, body=campaign.template.body)
     rows = []
     for customer in customers:
-        draft = build_draft(
+        draft = draft_build(
             customer=customer,
             message=message,
             category=campaign.template.category,

@@ -67,7 +67,7 @@ def segment_customers(*, segment: Segment) -> QuerySet[Customer]:
     return qs
 
 
-def capped_count(qs: QuerySet[Any], cap: int | None = None) -> tuple[int, bool]:
+def queryset_count_capped(qs: QuerySet[Any], cap: int | None = None) -> tuple[int, bool]:
     """(count, capped): counts at most ``cap + 1`` rows, so it stays cheap on any table."""
     cap = cap or conf("OUTREACH_SEGMENT_COUNT_CAP")
     n = qs.order_by().values("pk")[: cap + 1].count()
@@ -76,7 +76,7 @@ def capped_count(qs: QuerySet[Any], cap: int | None = None) -> tuple[int, bool]:
 
 def segment_preview(*, segment: Segment, sample_size: int = 10) -> dict[str, Any]:
     qs = segment_customers(segment=segment)
-    count, capped = capped_count(qs)
+    count, capped = queryset_count_capped(qs)
     sample = list(qs.select_related("organization").order_by("pk")[:sample_size])
     return {"count": count, "capped": capped, "label": f"{count:,}+" if capped else f"{count:,}", "sample": sample}
 
@@ -144,7 +144,7 @@ def _fanout_planned(kind: str, object_ids: list[int]) -> tuple[int, bool]:
     return planned, done
 
 
-def progress(*, counts: dict[str, int], planned: int, planning_done: bool) -> dict[str, Any]:
+def delivery_progress(*, counts: dict[str, int], planned: int, planning_done: bool) -> dict[str, Any]:
     """Counts and the bar's percent. Held rows wait for a ticket to be solved: they are shown, not waited for."""
     counts = {**dict.fromkeys(Delivery.Status.values, 0), **counts}
     finished = counts["sent"] + counts["failed"] + counts["suppressed"]
@@ -194,7 +194,7 @@ def campaign_summaries(*, campaigns: list[Campaign]) -> dict[int, dict[str, Any]
         fanout = fanouts.get(campaign.pk)
         planned = fanout.planned if fanout else 0
         planning_done = bool(fanout and fanout.done)
-        bar = progress(counts=counts[campaign.pk], planned=planned, planning_done=planning_done)
+        bar = delivery_progress(counts=counts[campaign.pk], planned=planned, planning_done=planning_done)
         in_flight = bar["queued"] + bar["sending"]
         state = campaign.status
         if state in (Campaign.Status.SENDING, Campaign.Status.SENT):
@@ -243,7 +243,9 @@ def incident_progress(*, incident: Incident) -> dict[str, Any]:
     """Deliveries of every notice of the incident, with the planning of the latest one."""
     update_ids = list(incident.updates.filter(notify=True).values_list("pk", flat=True))
     planned, done = _fanout_planned(Fanout.Kind.INCIDENT_UPDATE, update_ids[-1:])
-    return progress(counts=delivery_counts(source=f"incident:{incident.pk}"), planned=planned, planning_done=done)
+    return delivery_progress(
+        counts=delivery_counts(source=f"incident:{incident.pk}"), planned=planned, planning_done=done
+    )
 
 
 def incident_figures(*, incident: Incident) -> dict[str, Any]:
@@ -291,7 +293,7 @@ def incident_earlier_tickets(*, incident: Incident) -> QuerySet[Any]:
 
 def incident_earlier_ticket_count(*, incident: Incident, cap: int = 500) -> tuple[int, bool]:
     """How many earlier tickets the page offers to link: at most ``cap + 1`` rows are counted."""
-    return capped_count(incident_earlier_tickets(incident=incident), cap=cap)
+    return queryset_count_capped(incident_earlier_tickets(incident=incident), cap=cap)
 
 
 def incidents_active() -> list[Incident]:
@@ -344,7 +346,7 @@ def customer_messages(*, customer_id: int, limit: int = 50) -> QuerySet[Delivery
     return Delivery.objects.filter(customer_id=customer_id).order_by("-created_at", "-id")[:limit]
 
 
-def status_counts(qs: QuerySet[Any]) -> dict[str, int]:
+def deliveries_status_counts(qs: QuerySet[Any]) -> dict[str, int]:
     return {row["status"]: row["n"] for row in qs.values("status").annotate(n=Count("id"))}
 
 

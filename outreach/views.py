@@ -41,7 +41,7 @@ from outreach.services import (
     segment_save,
     template_preview,
     template_save,
-    unsubscribe,
+    unsubscribe_apply,
     unsubscribe_target,
 )
 
@@ -367,7 +367,7 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "outreach/unsubscribe.html", {"invalid": True}, status=404)
     done = False
     if request.method == "POST":
-        unsubscribe(token=token)
+        unsubscribe_apply(token=token)
         done = True
     label = Category(category).label
     return render(

@@ -25,7 +25,7 @@ from playbooks.models import (
     SignalMatch,
 )
 from playbooks.selectors import playbook_dry_run, playbook_outcomes, playbook_recent_runs
-from playbooks.services import playbook_run_stop, playbook_set_active, playbook_stop_runs
+from playbooks.services import playbook_run_stop, playbook_runs_stop, playbook_set_active
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -176,7 +176,7 @@ class PlaybookAdmin(admin.ModelAdmin):
 
     @admin.action(description="Stop every active run of the selected playbooks", permissions=["change"])
     def stop_runs(self, request: HttpRequest, queryset: QuerySet[Playbook]) -> None:
-        stopped = sum(playbook_stop_runs(playbook=playbook, actor=request.user) for playbook in queryset)
+        stopped = sum(playbook_runs_stop(playbook=playbook, actor=request.user) for playbook in queryset)
         self.message_user(request, f"{stopped} runs stopped.", messages.SUCCESS)
 
 

@@ -2,7 +2,7 @@
 
 Fault tests run the worker against a private PostgreSQL cluster (tests/private_postgres.py) that the
 test process's Django connection does not point at; this plans N customers' deliveries there through
-``deliver_many`` and publishes their chunks on commit, as a fan-out slice does.
+``deliveries_plan`` and publishes their chunks on commit, as a fan-out slice does.
 """
 
 import sys
@@ -15,14 +15,14 @@ def main() -> None:
     from django.db import transaction
 
     from customers.models import Customer
-    from customers.services import DeliveryDraft, deliver_many
+    from customers.services import DeliveryDraft, deliveries_plan
 
     n, prefix, category = int(sys.argv[1]), sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "announcement"
     customers = Customer.objects.bulk_create(
         [Customer(name=f"{prefix} {i}", email=f"{prefix}{i}@fault.example") for i in range(n)]
     )
     with transaction.atomic():
-        deliver_many(
+        deliveries_plan(
             drafts=[
                 DeliveryDraft(key=f"{prefix}:{c.pk}", category=category, subject="Notice", body="Hello", customer=c)
                 for c in customers

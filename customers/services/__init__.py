@@ -11,7 +11,7 @@ from customers.services.customers import (
     user_verification_read,
     user_verification_send,
 )
-from customers.services.deliveries_planning import DeliveryDraft, deliver, deliver_many, queue_for
+from customers.services.deliveries_planning import DeliveryDraft, deliveries_plan, delivery_plan, delivery_queue_for
 from customers.services.deliveries_sending import (
     deliveries_retry,
     deliveries_send,
@@ -32,18 +32,18 @@ __all__ = [
     "customer_link_user",
     "customer_sign_up",
     "customer_touch",
-    "deliver",
-    "deliver_many",
     "deliveries_expire_held",
+    "deliveries_plan",
     "deliveries_release",
     "deliveries_retry",
     "deliveries_send",
     "deliveries_sweep",
     "delivery_bounce",
     "delivery_message_id",
+    "delivery_plan",
+    "delivery_queue_for",
     "events_prune",
     "events_rollup",
-    "queue_for",
     "user_email_verify",
     "user_verification_read",
     "user_verification_send",

@@ -13,7 +13,7 @@ from core.models import User
 from core.roles import is_agent
 from core.tokens import TokenInvalid, token_make, token_max_age, token_read
 from customers.models import Category, ContactPreference, Customer, OrganizationDomain
-from customers.services.deliveries_planning import deliver
+from customers.services.deliveries_planning import delivery_plan
 
 
 def _organization_for_email(email: str) -> int | None:
@@ -132,7 +132,7 @@ def user_verification_send(*, user: User) -> None:
     if user.email_verified:
         return
     days = token_max_age("verify-email").days or 1
-    deliver(
+    delivery_plan(
         key=f"verify-email:{user.pk}:{timezone.now():%Y%m%d%H%M}",
         category=Category.SERVICE,
         subject="Confirm your e-mail address",
@@ -154,7 +154,7 @@ def _account_exists_send(*, user: User) -> None:
     """
     sign_in = f"{settings.SITE_URL}{reverse('login')}"
     reset = f"{settings.SITE_URL}{reverse('password_reset')}"
-    deliver(
+    delivery_plan(
         key=f"account-exists:{user.pk}:{timezone.now():%Y%m%d%H}",
         category=Category.SERVICE,
         subject="You already have an account",

@@ -1,6 +1,6 @@
 """The outbox, planning: every outbound message is a ``Delivery`` row first.
 
-``deliver``/``deliver_many`` write rows in the caller's transaction (applying the customer's contact
+``delivery_plan``/``deliveries_plan`` write rows in the caller's transaction (applying the customer's contact
 preferences: opt-outs, quiet hours) and enqueue their ids on commit; ``deliveries_sending`` sends them.
 Delivery is at-least-once: see README "How delivery works".
 """
@@ -28,7 +28,7 @@ def _conf(name: str) -> Any:
 
 @dataclass
 class DeliveryDraft:
-    """One message to plan with ``deliver_many``."""
+    """One message to plan with ``deliveries_plan``."""
 
     key: str
     category: str
@@ -113,7 +113,7 @@ def _row(draft: DeliveryDraft, preference: ContactPreference | None, now: dt.dat
     )
 
 
-def queue_for(category: str) -> str:
+def delivery_queue_for(category: str) -> str:
     return TRANSACTIONAL_QUEUE if category == Category.SERVICE else BULK_QUEUE
 
 
@@ -131,7 +131,7 @@ def _enqueue_on_commit(ids_by_queue: dict[str, list[int]], countdown: float | No
             )
 
 
-def deliver(
+def delivery_plan(
     *,
     key: str,
     category: str,
@@ -171,14 +171,14 @@ def deliver(
             defaults={f.attname: getattr(row, f.attname) for f in Delivery._meta.concrete_fields if f.attname != "id"},
         )
         if created and delivery.status == Delivery.Status.QUEUED and delivery.next_attempt_at <= now:
-            _enqueue_on_commit({queue_for(category): [delivery.pk]})
+            _enqueue_on_commit({delivery_queue_for(category): [delivery.pk]})
     return delivery
 
 
-def deliver_many(*, drafts: Sequence[DeliveryDraft]) -> list[int]:
+def deliveries_plan(*, drafts: Sequence[DeliveryDraft]) -> list[int]:
     """Plan many messages with a few bulk inserts; returns the ids of the rows queued for sending now.
 
-    Idempotent like ``deliver``: drafts whose key exists already are skipped. Contact
+    Idempotent like ``delivery_plan``: drafts whose key exists already are skipped. Contact
     preferences are read in one query per batch.
     """
     if not drafts:
@@ -194,7 +194,7 @@ def deliver_many(*, drafts: Sequence[DeliveryDraft]) -> list[int]:
     with transaction.atomic():
         for pk, category, status, next_attempt_at in deliveries_insert_new(rows, now):
             if status == Delivery.Status.QUEUED and next_attempt_at <= now:
-                queued[queue_for(category)].append(pk)
+                queued[delivery_queue_for(category)].append(pk)
         for ids in queued.values():
             ids.sort()
         _enqueue_on_commit(queued)

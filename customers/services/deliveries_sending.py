@@ -29,7 +29,7 @@ from django.db.models import F, Field, Q
 from django.utils import timezone
 
 from customers.models import ESSENTIAL_CATEGORIES, Category, ContactPreference, Customer, Delivery
-from customers.services.deliveries_planning import _conf, _enqueue_on_commit, queue_for
+from customers.services.deliveries_planning import _conf, _enqueue_on_commit, delivery_queue_for
 from customers.services.mime import email_envelope
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _message_id(delivery: Delivery) -> str:
     return delivery_message_id(delivery.idempotency_key)
 
 
-def build_email(delivery: Delivery, connection: Any = None) -> EmailMultiAlternatives:
+def delivery_email_build(delivery: Delivery, connection: Any = None) -> EmailMultiAlternatives:
     """The e-mail for a row. Its Message-ID derives from the idempotency key, so a receiver can de-duplicate."""
     message = EmailMultiAlternatives(
         subject=delivery.subject,
@@ -128,7 +128,7 @@ def _release(rows: list[Delivery], token: uuid.UUID, error: str) -> None:
             last_error=error,
         )
         for row in group:
-            retry[(queue_for(row.category), delay)].append(row.pk)
+            retry[(delivery_queue_for(row.category), delay)].append(row.pk)
     grace = _conf("DELIVERY_SWEEP_GRACE_SECONDS")
     for (queue, delay), ids in retry.items():
         if delay <= grace:  # longer waits are the sweeper's: no ETA beyond the broker's visibility timeout
@@ -150,7 +150,7 @@ def _transmit(connection: Any, delivery: Delivery) -> None:
         )
         smtp.sendmail(envelope.sender, envelope.recipients, envelope.data)
     else:
-        connection.send_messages([build_email(delivery, connection)])
+        connection.send_messages([delivery_email_build(delivery, connection)])
 
 
 def _send_time_reason_sql(vendor: str) -> tuple[str, list[Any]]:
@@ -406,7 +406,7 @@ def deliveries_sweep() -> dict[str, int]:
 def _categories_by_queue() -> dict[str, list[str]]:
     by_queue: dict[str, list[str]] = defaultdict(list)
     for category in Category.values:
-        by_queue[queue_for(category)].append(category)
+        by_queue[delivery_queue_for(category)].append(category)
     return by_queue
 
 
@@ -423,6 +423,6 @@ def deliveries_retry(*, delivery_ids: Sequence[int]) -> int:
         )
         by_queue: dict[str, list[int]] = defaultdict(list)
         for pk, category in rows:
-            by_queue[queue_for(category)].append(pk)
+            by_queue[delivery_queue_for(category)].append(pk)
         _enqueue_on_commit(by_queue)
     return len(rows)

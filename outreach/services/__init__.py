@@ -20,7 +20,7 @@ from outreach.services.ticket_links import (
     incident_solve_linked_tickets,
     incidents_link_new_tickets,
 )
-from outreach.services.unsubscribe import unsubscribe, unsubscribe_target
+from outreach.services.unsubscribe import unsubscribe_apply, unsubscribe_target
 
 __all__ = [
     "campaign_cancel",
@@ -48,6 +48,6 @@ __all__ = [
     "survey_answer",
     "template_preview",
     "template_save",
-    "unsubscribe",
+    "unsubscribe_apply",
     "unsubscribe_target",
 ]

@@ -12,17 +12,17 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from core.models import User
 from customers.models import Customer, Delivery
-from customers.services import DeliveryDraft, queue_for
+from customers.services import DeliveryDraft, delivery_queue_for
 from outreach.models import Campaign, Fanout, Segment, Template
 from outreach.selectors import campaign_summary, segment_customers
-from outreach.services.fanout import build_draft, fanout_start
+from outreach.services.fanout import draft_build, fanout_start
 from outreach.services.rendering import CompiledMessage
 
 #: the beat runs ``campaigns_run`` every 20 s; a row due within this window is released by it
 RELEASE_WINDOW_SECONDS = 30
 
 
-def local_send_time(*, customer: Customer, day: dt.date, hour: int, now: dt.datetime) -> dt.datetime:
+def campaign_local_send_time(*, customer: Customer, day: dt.date, hour: int, now: dt.datetime) -> dt.datetime:
     """``hour`` o'clock on ``day`` in the customer's zone, in UTC; the next day's if that has passed.
 
     A wall-clock time skipped by a DST change is normalised forward; an ambiguous one takes its first occurrence.
@@ -62,10 +62,10 @@ class CampaignPlanner:
             start = base
             if campaign.schedule == Campaign.Schedule.LOCAL_HOUR and campaign.local_hour is not None:
                 day = (campaign.send_at or now).date()
-                start = local_send_time(customer=customer, day=day, hour=campaign.local_hour, now=now)
+                start = campaign_local_send_time(customer=customer, day=day, hour=campaign.local_hour, now=now)
             send_after = start + dt.timedelta(minutes=index // rate)
             drafts.append(
-                build_draft(
+                draft_build(
                     customer=customer,
                     message=self.message,
                     category=campaign.template.category,
@@ -189,7 +189,7 @@ def _release_due(campaign: Campaign, now: dt.datetime) -> int:
     )
     by_queue: dict[str, list[int]] = defaultdict(list)
     for pk, category in rows:
-        by_queue[queue_for(category)].append(pk)
+        by_queue[delivery_queue_for(category)].append(pk)
     chunk = settings.HELPDESK["DELIVERY_CHUNK_SIZE"]
     for queue, ids in by_queue.items():
         for start in range(0, len(ids), chunk):

@@ -2,7 +2,7 @@
 
 ``fanout_plan_slice`` selects the next slice of customer ids after ``cursor``
 (one indexed range query), renders the messages, applies the rules, hands the
-drafts to ``deliver_many`` (which writes the Delivery rows and enqueues chunked
+drafts to ``deliveries_plan`` (which writes the Delivery rows and enqueues chunked
 sends on commit) and enqueues itself for the next slice. The Fanout row is
 locked and its cursor compared, so a slice delivered twice plans nothing twice;
 the Delivery idempotency keys make even a replayed slice harmless.
@@ -19,11 +19,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
-from customers.services import DeliveryDraft, deliver_many
+from customers.services import DeliveryDraft, deliveries_plan
 from outreach.conf import conf
 from outreach.models import Fanout
 from outreach.services.rendering import CompiledMessage, message_context, unsubscribe_headers
-from outreach.services.rules import apply_rules
+from outreach.services.rules import drafts_apply_rules
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def _planner(kind: str, object_id: int) -> Planner | None:
     raise ValueError(f"unknown fan-out kind {kind!r}")
 
 
-def build_draft(
+def draft_build(
     *,
     customer: Customer,
     message: CompiledMessage,
@@ -114,8 +114,8 @@ def fanout_plan_slice(*, kind: str, object_id: int, after_customer_id: int) -> i
         planner.audience().filter(pk__gt=after_customer_id).select_related("organization").order_by("pk")[:size]
     )
     if customers:
-        drafts = apply_rules(planner.drafts(customers, position=fanout.planned, now=now), now=now)
-        deliver_many(drafts=drafts)
+        drafts = drafts_apply_rules(planner.drafts(customers, position=fanout.planned, now=now), now=now)
+        deliveries_plan(drafts=drafts)
         fanout.cursor = customers[-1].pk
         fanout.planned += len(customers)
     fanout.updated_at = now

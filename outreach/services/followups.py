@@ -16,12 +16,12 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from core.tokens import TokenInvalid, token_make, token_read
 from customers.models import Category
-from customers.services import deliver_many
+from customers.services import deliveries_plan
 from outreach.conf import conf
 from outreach.models import FollowUp
-from outreach.services.fanout import build_draft
-from outreach.services.rendering import CompiledMessage, absolute
-from outreach.services.rules import apply_rules
+from outreach.services.fanout import draft_build
+from outreach.services.rendering import CompiledMessage, url_absolute
+from outreach.services.rules import drafts_apply_rules
 from tickets.models import SatisfactionRating, Ticket
 from tickets.services import ticket_customer_reply, ticket_rate
 from tickets.services.ratings import ALREADY_RATED
@@ -85,7 +85,7 @@ def followups_run(*, now: dt.datetime | None = None) -> dict[str, int]:
         )
         follow_ups = dict(FollowUp.objects.filter(ticket__in=tickets).values_list("ticket_id", "pk"))
         drafts = [
-            build_draft(
+            draft_build(
                 customer=ticket.requester,
                 message=message,
                 category=Category.FOLLOW_UP,
@@ -93,12 +93,12 @@ def followups_run(*, now: dt.datetime | None = None) -> dict[str, int]:
                 source=f"ticket:{ticket.pk}",
                 extra={
                     "ticket": {"id": ticket.pk, "reference": ticket.reference, "subject": ticket.subject},
-                    "survey_url": absolute(reverse("help-survey", args=[survey_token(follow_ups[ticket.pk])])),
+                    "survey_url": url_absolute(reverse("help-survey", args=[survey_token(follow_ups[ticket.pk])])),
                 },
             )
             for ticket in tickets
         ]
-        deliver_many(drafts=apply_rules(drafts, now=now))
+        deliveries_plan(drafts=drafts_apply_rules(drafts, now=now))
     return {"planned": len(drafts)}
 
 

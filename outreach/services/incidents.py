@@ -16,7 +16,7 @@ from customers.services import DeliveryDraft
 from outreach.conf import conf
 from outreach.models import Fanout, Incident, IncidentUpdate
 from outreach.selectors import incident_customers
-from outreach.services.fanout import build_draft, fanout_start
+from outreach.services.fanout import draft_build, fanout_start
 from outreach.services.rendering import CompiledMessage, incident_context
 
 BANNER_CACHE_KEY = "outreach:active-incidents"
@@ -67,7 +67,7 @@ class IncidentUpdatePlanner:
     def drafts(self, customers: Sequence[Customer], *, position: int, now: dt.datetime) -> list[DeliveryDraft]:
         incident, update = self.incident, self.update
         return [
-            build_draft(
+            draft_build(
                 customer=customer,
                 message=self.message,
                 category=incident.category,

@@ -15,14 +15,14 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
-from customers.services import deliver_many
+from customers.services import deliveries_plan
 from outreach.conf import conf
 from outreach.models import Incident, ReminderRule
 from outreach.selectors import incident_customers, segment_customers
-from outreach.services.fanout import build_draft
+from outreach.services.fanout import draft_build
 from outreach.services.incidents import maintenance_reminders_run
 from outreach.services.rendering import CompiledMessage, incident_context
-from outreach.services.rules import apply_rules
+from outreach.services.rules import drafts_apply_rules
 
 Occurrence = Callable[[Customer], Any]
 
@@ -82,7 +82,7 @@ def reminder_rule_run(*, rule: ReminderRule, today: dt.date, now: dt.datetime) -
             if not batch:
                 break
             drafts = [
-                build_draft(
+                draft_build(
                     customer=customer,
                     message=message,
                     category=rule.template.category,
@@ -93,7 +93,7 @@ def reminder_rule_run(*, rule: ReminderRule, today: dt.date, now: dt.datetime) -
                 for customer in batch
             ]
             with transaction.atomic():
-                deliver_many(drafts=apply_rules(drafts, now=now))
+                deliveries_plan(drafts=drafts_apply_rules(drafts, now=now))
             planned += len(batch)
             cursor = batch[-1].pk
             if len(batch) < size:

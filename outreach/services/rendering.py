@@ -32,14 +32,14 @@ ENGINE = Engine(
 _LEGACY_UNSUBSCRIBE_SALT = "outreach.unsubscribe"
 
 
-def compile_template(source: str) -> Any:
+def template_compile(source: str) -> Any:
     try:
         return ENGINE.from_string(source or "")
     except TemplateSyntaxError as exc:
         raise ApplicationError(f"The template does not compile: {exc}", {"template": str(exc)}) from exc
 
 
-def absolute(path: str) -> str:
+def url_absolute(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
@@ -77,7 +77,9 @@ def _legacy_unsubscribe(token: str) -> Any:
 
 
 def unsubscribe_url(*, customer_id: int, category: str) -> str:
-    return absolute(reverse("help-unsubscribe", args=[unsubscribe_token(customer_id=customer_id, category=category)]))
+    return url_absolute(
+        reverse("help-unsubscribe", args=[unsubscribe_token(customer_id=customer_id, category=category)])
+    )
 
 
 def unsubscribe_headers(*, customer_id: int, category: str) -> dict[str, str]:
@@ -123,7 +125,7 @@ def incident_context(incident: Any, update: Any = None) -> dict[str, Any]:
         "scheduled_end": incident.scheduled_end,
         "resolved_at": incident.resolved_at,
         "update": update.message if update is not None else "",
-        "status_url": absolute(reverse("help-status")),
+        "status_url": url_absolute(reverse("help-status")),
     }
 
 
@@ -139,11 +141,11 @@ class CompiledMessage:
     """Subject, body and in-app body compiled once; ``render`` fills them for one customer."""
 
     def __init__(self, *, subject: str, body: str, in_app_body: str = "", html_body: str = "") -> None:
-        self.subject = compile_template(subject)
-        self.body = compile_template(body)
-        self.in_app_body = compile_template(in_app_body)
+        self.subject = template_compile(subject)
+        self.body = template_compile(body)
+        self.in_app_body = template_compile(in_app_body)
         #: our own HTML part (the survey's buttons are links), rendered with autoescape: data stays text
-        self.html_body = compile_template(html_body) if html_body else None
+        self.html_body = template_compile(html_body) if html_body else None
 
     def render(self, context: dict[str, Any], *, in_app: bool = True) -> Rendered:
         """``in_app=False`` skips the in-app body (an e-mail fan-out renders a customer's message 3 times, not 4)."""

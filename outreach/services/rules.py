@@ -27,12 +27,12 @@ HELD_WHILE_TICKET_OPEN = frozenset({Category.ANNOUNCEMENT, Category.ONBOARDING})
 HOLD_EXPIRED_REASON = "open ticket: not sent, a ticket was still open when the message expired"
 
 
-def hold_reason(until: dt.datetime) -> str:
+def draft_hold_reason(until: dt.datetime) -> str:
     """What the row says while held: what will really happen, and until when."""
     return f"open ticket: held, sent once the customer's open tickets are solved (until {until:%Y-%m-%d %H:%M} UTC)"
 
 
-def recent_counts(customer_ids: Sequence[int], *, now: dt.datetime | None = None) -> dict[int, int]:
+def deliveries_recent_counts(customer_ids: Sequence[int], *, now: dt.datetime | None = None) -> dict[int, int]:
     """Capped-category messages per customer over the cap's window: one grouped query for the slice.
 
     Uses the ``(customer, -created_at)`` index of Delivery.
@@ -71,14 +71,14 @@ def customers_with_open_tickets(customer_ids: Sequence[int]) -> set[int]:
     return found
 
 
-def apply_rules(drafts: list[DeliveryDraft], *, now: dt.datetime | None = None) -> list[DeliveryDraft]:
-    """Mark drafts an open ticket holds (``hold_reason``, until the draft's ``hold_until`` or
+def drafts_apply_rules(drafts: list[DeliveryDraft], *, now: dt.datetime | None = None) -> list[DeliveryDraft]:
+    """Mark drafts an open ticket holds (``draft_hold_reason``, until the draft's ``hold_until`` or
     ``OUTREACH_HOLD_DAYS``) or the frequency cap suppresses (``suppress_reason``); returns them."""
     capped = [d for d in drafts if d.category in CAPPED_CATEGORIES and d.customer is not None]
     if not capped:
         return drafts
     ids = sorted({d.customer.pk for d in capped if d.customer is not None})
-    counts = recent_counts(ids, now=now)
+    counts = deliveries_recent_counts(ids, now=now)
     held = {d.category for d in capped} & HELD_WHILE_TICKET_OPEN
     open_ticket = customers_with_open_tickets(ids) if held else set()
     cap = conf("OUTREACH_FREQUENCY_CAP")
@@ -89,7 +89,7 @@ def apply_rules(drafts: list[DeliveryDraft], *, now: dt.datetime | None = None) 
         cid = draft.customer.pk  # type: ignore[union-attr]
         if draft.category in HELD_WHILE_TICKET_OPEN and cid in open_ticket:
             draft.hold_until = draft.hold_until or default_until
-            draft.hold_reason = hold_reason(draft.hold_until)
+            draft.hold_reason = draft_hold_reason(draft.hold_until)
         elif counts.get(cid, 0) >= cap:
             draft.suppress_reason = f"frequency cap: {cap} messages in {days} days"
         else:

@@ -14,7 +14,7 @@ from core.models import User
 from core.policies import can, denied_message
 from outreach.models import Incident, IncidentTicket
 from outreach.selectors import incident_customers, incident_earlier_tickets
-from outreach.services.rendering import absolute
+from outreach.services.rendering import url_absolute
 from tickets.models import UNSOLVED_STATUSES, Status, Ticket
 from tickets.services import ticket_reply, ticket_system_reply
 
@@ -29,7 +29,8 @@ def _auto_reply_body(incident: Incident) -> str:
     return (
         f"We are aware of an ongoing issue that is likely related to your request: **{incident.title}**.\n\n"
         f"{latest.message if latest else incident.message}\n\n"
-        f"Follow it on our status page: {absolute('/help/status/')}. We will update this ticket when it is resolved."
+        f"Follow it on our status page: {url_absolute('/help/status/')}. "
+        "We will update this ticket when it is resolved."
     )
 
 

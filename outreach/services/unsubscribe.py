@@ -21,7 +21,7 @@ def unsubscribe_target(*, token: str) -> tuple[Customer, str]:
 
 
 @transaction.atomic
-def unsubscribe(*, token: str) -> tuple[Customer, str]:
+def unsubscribe_apply(*, token: str) -> tuple[Customer, str]:
     """Opt the token's customer out of the token's category. Doing it twice changes nothing."""
     customer, category = unsubscribe_target(token=token)
     preference, _ = ContactPreference.objects.select_for_update().get_or_create(customer=customer)

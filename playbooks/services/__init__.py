@@ -6,10 +6,10 @@ from playbooks.services.runs import (
     playbook_run_advance,
     playbook_run_stop,
     playbook_runs_advance,
+    playbook_runs_create,
     playbook_runs_start,
+    playbook_runs_stop,
     playbook_set_active,
-    playbook_start_runs,
-    playbook_stop_runs,
 )
 from playbooks.services.signals import EVALUATORS, Hit, signal_evaluate, signals_evaluate
 
@@ -21,10 +21,10 @@ __all__ = [
     "playbook_run_advance",
     "playbook_run_stop",
     "playbook_runs_advance",
+    "playbook_runs_create",
     "playbook_runs_start",
+    "playbook_runs_stop",
     "playbook_set_active",
-    "playbook_start_runs",
-    "playbook_stop_runs",
     "signal_evaluate",
     "signals_evaluate",
 ]

@@ -26,11 +26,11 @@ from core.exceptions import ApplicationError
 from core.models import User
 from core.roles import is_agent
 from customers.models import Category, CustomerEvent, CustomerEventDay, Delivery
-from customers.services import deliver, deliver_many
+from customers.services import deliveries_plan, delivery_plan
 from outreach.selectors import segment_customers
-from outreach.services.fanout import build_draft
-from outreach.services.rendering import CompiledMessage, absolute
-from outreach.services.rules import apply_rules
+from outreach.services.fanout import draft_build
+from outreach.services.rendering import CompiledMessage, url_absolute
+from outreach.services.rules import drafts_apply_rules
 from playbooks.models import (
     ACTIVE_RUN_STATES,
     CheckMode,
@@ -82,7 +82,7 @@ def _first_position(playbook: Playbook) -> int:
 
 
 @transaction.atomic
-def playbook_start_runs(*, playbook: Playbook, now: dt.datetime | None = None) -> int:
+def playbook_runs_create(*, playbook: Playbook, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     first = _first_position(playbook)
     rows = playbook_candidates(playbook=playbook, now=now).values_list("pk", "customer_id", "evidence")
@@ -106,7 +106,7 @@ def playbook_runs_start(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Beat job: new runs for every active playbook."""
     now = now or timezone.now()
     return {
-        playbook.name: playbook_start_runs(playbook=playbook, now=now)
+        playbook.name: playbook_runs_create(playbook=playbook, now=now)
         for playbook in Playbook.objects.filter(is_active=True, signal__is_active=True).select_related(
             "signal", "segment"
         )
@@ -130,17 +130,17 @@ def _run_key(run: PlaybookRun, step: PlaybookStep) -> str:
 
 def _send_template(run: PlaybookRun, step: PlaybookStep, now: dt.datetime) -> StepResult:
     """Through outreach's own rules: opt-outs and quiet hours (the ledger), the frequency cap and the
-    open-ticket hold (``apply_rules``); the run and step make the idempotency key."""
+    open-ticket hold (``drafts_apply_rules``); the run and step make the idempotency key."""
     template = step.template
     assert template is not None  # a send-template step has one (PlaybookStep.clean)
-    draft = build_draft(
+    draft = draft_build(
         customer=run.customer,
         message=CompiledMessage(subject=template.subject, body=template.body),
         category=template.category,
         key=_run_key(run, step),
         source=f"playbook:{run.playbook_id}",
     )
-    deliver_many(drafts=apply_rules([draft], now=now))
+    deliveries_plan(drafts=drafts_apply_rules([draft], now=now))
     delivery = Delivery.objects.get(idempotency_key=draft.key)
     if delivery.status == Delivery.Status.SUPPRESSED:
         return StepResult(Outcome.SKIPPED, f"“{template.name}” not sent: {delivery.suppressed_reason}")
@@ -164,7 +164,7 @@ def _ticket_body(run: PlaybookRun, step: PlaybookStep) -> str:
     articles = list(step.articles.all())
     if articles:
         lines += ["Articles that may help:", ""]
-        lines += [f"- [{article.title}]({absolute(article.get_absolute_url())})" for article in articles]
+        lines += [f"- [{article.title}]({url_absolute(article.get_absolute_url())})" for article in articles]
     return "\n".join(lines)
 
 
@@ -242,8 +242,8 @@ def _notify_manager(run: PlaybookRun, step: PlaybookStep, now: dt.datetime) -> S
     if user is None:
         raise ApplicationError("Nobody to notify: choose a manager on the step or an owner agent.")
     playbook = run.playbook
-    ticket = f"\nTicket: {absolute(run.ticket.get_absolute_url())}\n" if run.ticket is not None else ""
-    deliver(
+    ticket = f"\nTicket: {url_absolute(run.ticket.get_absolute_url())}\n" if run.ticket is not None else ""
+    delivery_plan(
         key=_run_key(run, step),
         category=Category.SERVICE,
         recipient=user.email,
@@ -385,7 +385,7 @@ def playbook_run_stop(*, run: PlaybookRun, actor: object = None, reason: str = "
 
 
 @transaction.atomic
-def playbook_stop_runs(*, playbook: Playbook, actor: object = None) -> int:
+def playbook_runs_stop(*, playbook: Playbook, actor: object = None) -> int:
     """Stop every active run of a playbook."""
     now = timezone.now()
     who = f" by {actor}" if actor is not None else ""

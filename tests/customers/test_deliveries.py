@@ -13,15 +13,15 @@ from django.utils import timezone
 from customers.models import ContactPreference, Delivery
 from customers.services import (
     DeliveryDraft,
-    deliver,
-    deliver_many,
+    deliveries_plan,
     deliveries_send,
     deliveries_sending,
     deliveries_sweep,
+    delivery_plan,
 )
 from customers.services.customers import contact_preference_update
 from customers.services.deliveries_planning import quiet_hours_end
-from customers.services.deliveries_sending import build_email
+from customers.services.deliveries_sending import delivery_email_build
 from tests.factories import CustomerFactory
 from tests.smtp import SmtpServer
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _deliver(customer, key="k-1", category="service", **kwargs):
-    return deliver(key=key, category=category, subject="Hello", body="Body", customer=customer, **kwargs)
+    return delivery_plan(key=key, category=category, subject="Hello", body="Body", customer=customer, **kwargs)
 
 
 def test_deliver_creates_a_queued_row_and_sends_it_on_commit(django_capture_on_commit_callbacks):
@@ -146,8 +146,8 @@ def test_deliver_many_plans_rows_in_bulk_and_enqueues_chunks(django_capture_on_c
     drafts = [DeliveryDraft(key=f"incident:1:{c.pk}", category="outage", subject="Down", body="We are on it",
                             customer=c, source="incident:1") for c in customers]  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        queued = deliver_many(drafts=drafts)
-        again = deliver_many(drafts=drafts)
+        queued = deliveries_plan(drafts=drafts)
+        again = deliveries_plan(drafts=drafts)
     assert len(queued) == 10
     assert again == []
     assert len(callbacks) == 3  # 4 + 4 + 2 recipients a task, not one task a recipient
@@ -402,7 +402,7 @@ LONG_LINE = "word " * 300  # 1,500 characters on one line: more than SMTP allows
 )
 @override_settings(DEFAULT_FROM_EMAIL="Équipe Support <help@acme.example>")
 def test_the_smtp_bytes_say_what_djangos_message_says(smtp, subject, body, html_body, recipient):
-    delivery = deliver(
+    delivery = delivery_plan(
         key=f"mime-{subject}",
         category="announcement",
         subject=subject,
@@ -413,7 +413,7 @@ def test_the_smtp_bytes_say_what_djangos_message_says(smtp, subject, body, html_
     )
     assert deliveries_send(delivery_ids=[delivery.pk])["sent"] == 1
     (received,) = smtp.messages
-    expected = message_from_bytes(build_email(delivery).message().as_bytes())
+    expected = message_from_bytes(delivery_email_build(delivery).message().as_bytes())
 
     def parts(message):
         return {
@@ -447,7 +447,7 @@ def test_a_line_break_in_a_header_value_cannot_add_a_header(smtp):
 
 def _plan_announcements(customers, prefix="a"):
     with transaction.atomic():  # planned, not sent: the test sends them later, as a throttled campaign would
-        deliver_many(
+        deliveries_plan(
             drafts=[
                 DeliveryDraft(key=f"{prefix}-{c.pk}", category="announcement", subject="News", body="B", customer=c)
                 for c in customers

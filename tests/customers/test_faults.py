@@ -11,7 +11,7 @@ from django.db import transaction
 
 from config.celery import app as celery_app
 from customers.models import Customer, Delivery
-from customers.services import DeliveryDraft, deliver_many
+from customers.services import DeliveryDraft, deliveries_plan
 from tests.private_postgres import PrivatePostgres
 from tests.smtp import SmtpServer
 from tests.worker import ROOT, WorkerProcess, publishing_to_broker, wait_for
@@ -71,7 +71,7 @@ def _plan_here(n: int, prefix: str) -> None:
         [Customer(name=f"{prefix} {i}", email=f"{prefix}{i}@fault.example") for i in range(n)]
     )
     with transaction.atomic():
-        deliver_many(
+        deliveries_plan(
             drafts=[
                 DeliveryDraft(key=f"{prefix}:{c.pk}", category="announcement", subject="Notice", body="Hi", customer=c)
                 for c in customers

@@ -4,7 +4,7 @@ import pytest
 from django.db import transaction
 
 from customers.models import Delivery
-from customers.services import deliver
+from customers.services import delivery_plan
 from tests.factories import CustomerFactory
 from tests.smtp import SmtpServer
 from tests.worker import WorkerProcess, publishing_to_broker, wait_for
@@ -18,7 +18,7 @@ def test_a_real_worker_sends_a_delivery_enqueued_on_commit(tmp_path):
         try:
             customer = CustomerFactory(email="grace@client.example")
             with transaction.atomic():
-                delivery = deliver(key="welcome:1", category="service", subject="Welcome", body="Hi",
+                delivery = delivery_plan(key="welcome:1", category="service", subject="Welcome", body="Hi",
                                    customer=customer)  # fmt: skip
             wait_for(lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.SENT, worker=worker)
             wait_for(lambda: smtp.sink.recipients() == ["grace@client.example"], timeout=5)

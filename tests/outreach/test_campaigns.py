@@ -6,10 +6,10 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from customers.models import ContactPreference, Delivery
-from customers.services import deliver
+from customers.services import delivery_plan
 from outreach.models import Campaign
 from outreach.services import campaign_cancel, campaign_create, campaign_schedule, campaigns_run
-from outreach.services.campaigns import local_send_time
+from outreach.services.campaigns import campaign_local_send_time
 from tests.factories import CustomerFactory, OrganizationFactory
 from tests.outreach.factories import SegmentFactory, TemplateFactory
 
@@ -136,7 +136,10 @@ def test_local_hour_sends_at_that_hour_in_each_customers_zone(audience, django_c
 )
 def test_local_send_times_across_dst(zone, day, hour, utc):
     customer = CustomerFactory.build(timezone=zone)
-    assert local_send_time(customer=customer, day=day, hour=hour, now=dt.datetime(2031, 1, 1, tzinfo=dt.UTC)) == utc
+    assert (
+        campaign_local_send_time(customer=customer, day=day, hour=hour, now=dt.datetime(2031, 1, 1, tzinfo=dt.UTC))
+        == utc
+    )
 
 
 def test_quiet_hours_hold_a_campaign_in_the_customers_timezone(audience, django_capture_on_commit_callbacks):
@@ -158,9 +161,9 @@ def test_quiet_hours_hold_a_campaign_in_the_customers_timezone(audience, django_
 def test_the_frequency_cap_holds_back_the_fourth_message_in_a_week(audience, django_capture_on_commit_callbacks):
     capped, fresh = audience["customers"][0], audience["customers"][1]
     for n in range(3):
-        deliver(key=f"old:{n}", category="reminder", subject="s", body="b", customer=capped)
-    deliver(key="old:outage", category="outage", subject="s", body="b", customer=fresh)
-    deliver(key="old:service", category="service", subject="s", body="b", customer=fresh)
+        delivery_plan(key=f"old:{n}", category="reminder", subject="s", body="b", customer=capped)
+    delivery_plan(key="old:outage", category="outage", subject="s", body="b", customer=fresh)
+    delivery_plan(key="old:service", category="service", subject="s", body="b", customer=fresh)
     with django_capture_on_commit_callbacks(execute=True):
         campaign = _campaign(audience)
         campaign_schedule(campaign=campaign)
@@ -172,7 +175,7 @@ def test_the_frequency_cap_holds_back_the_fourth_message_in_a_week(audience, dja
 def test_messages_older_than_the_window_do_not_count(audience, django_capture_on_commit_callbacks):
     customer = audience["customers"][0]
     for n in range(3):
-        deliver(key=f"old:{n}", category="reminder", subject="s", body="b", customer=customer)
+        delivery_plan(key=f"old:{n}", category="reminder", subject="s", body="b", customer=customer)
     Delivery.objects.filter(customer=customer).update(created_at=timezone.now() - dt.timedelta(days=8))
     with django_capture_on_commit_callbacks(execute=True):
         campaign = _campaign(audience)

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from customers.models import ContactPreference, Delivery
 from outreach.models import ReminderRule
-from outreach.selectors import capped_count, segment_customers, segment_preview
+from outreach.selectors import queryset_count_capped, segment_customers, segment_preview
 from outreach.services import reminders_run
 from outreach.services.rendering import unsubscribe_token
 from tests.factories import CustomerFactory, OrganizationFactory, ProductFactory, TagFactory
@@ -52,8 +52,8 @@ def test_segment_preview_counts_and_samples(django_assert_max_num_queries):
 def test_counts_are_capped():
     CustomerFactory.create_batch(5)
     segment = SegmentFactory()
-    assert capped_count(segment_customers(segment=segment), cap=3) == (3, True)
-    assert capped_count(segment_customers(segment=segment), cap=10) == (5, False)
+    assert queryset_count_capped(segment_customers(segment=segment), cap=3) == (3, True)
+    assert queryset_count_capped(segment_customers(segment=segment), cap=10) == (5, False)
 
 
 # --- reminders ----------------------------------------------------------------------------

@@ -132,7 +132,7 @@ def test_cancelling_a_campaign_drops_its_held_messages(django_capture_on_commit_
 
 
 def test_outage_notices_and_service_mail_are_never_held():
-    from customers.services import DeliveryDraft, deliver_many
+    from customers.services import DeliveryDraft, deliveries_plan
 
     customer = CustomerFactory()
     drafts = [
@@ -140,7 +140,7 @@ def test_outage_notices_and_service_mail_are_never_held():
                       hold_reason="open ticket", hold_until=timezone.now() + dt.timedelta(days=1))
         for category in ("outage", "service", "announcement")
     ]  # fmt: skip
-    deliver_many(drafts=drafts)
+    deliveries_plan(drafts=drafts)
     assert dict(Delivery.objects.values_list("category", "status")) == {
         "outage": "queued",
         "service": "queued",

@@ -588,10 +588,10 @@ def _report(*, message_id, recipient, status="5.1.1", action="failed"):
 
 
 def test_a_hard_bounce_marks_the_delivery_and_stops_outreach_to_that_address_until_it_changes(deliver_mail):
-    from customers.services import deliver, deliveries_send, delivery_message_id
+    from customers.services import deliveries_send, delivery_message_id, delivery_plan
 
     ada = CustomerFactory(email="ada@math.example")
-    news = deliver(key="campaign:1:ada", category="announcement", customer=ada, subject="News", body="Hi")
+    news = delivery_plan(key="campaign:1:ada", category="announcement", customer=ada, subject="News", body="Hi")
     inbound = deliver_mail(_report(message_id=delivery_message_id(news.idempotency_key), recipient=ada.email))
     news.refresh_from_db()
     ada.refresh_from_db()
@@ -601,8 +601,8 @@ def test_a_hard_bounce_marks_the_delivery_and_stops_outreach_to_that_address_unt
     assert inbound.outcome.endswith(f"(delivery {news.pk} bounced; the address is now undeliverable)")
     assert Ticket.objects.count() == 0
     # the next announcement is suppressed when it is due, with the reason; a ticket reply still goes
-    later = deliver(key="campaign:2:ada", category="announcement", customer=ada, subject="More", body="Hi")
-    reply = deliver(key="ticket:9:message:9", category="service", customer=ada, subject="Re", body="Hi")
+    later = delivery_plan(key="campaign:2:ada", category="announcement", customer=ada, subject="More", body="Hi")
+    reply = delivery_plan(key="ticket:9:message:9", category="service", customer=ada, subject="Re", body="Hi")
     deliveries_send(delivery_ids=[later.pk, reply.pk])
     later.refresh_from_db()
     reply.refresh_from_db()
@@ -613,7 +613,7 @@ def test_a_hard_bounce_marks_the_delivery_and_stops_outreach_to_that_address_unt
     assert reply.status == "sent"
     # a new address lifts it
     Customer.objects.filter(pk=ada.pk).update(email="ada@new.example")
-    third = deliver(key="campaign:3:ada", category="announcement", customer=Customer.objects.get(pk=ada.pk),
+    third = delivery_plan(key="campaign:3:ada", category="announcement", customer=Customer.objects.get(pk=ada.pk),
                     subject="Again", body="Hi")  # fmt: skip
     deliveries_send(delivery_ids=[third.pk])
     third.refresh_from_db()
@@ -621,10 +621,10 @@ def test_a_hard_bounce_marks_the_delivery_and_stops_outreach_to_that_address_unt
 
 
 def test_a_forged_or_soft_report_changes_nothing(deliver_mail):
-    from customers.services import deliver, delivery_message_id
+    from customers.services import delivery_message_id, delivery_plan
 
     ada = CustomerFactory(email="ada@math.example")
-    news = deliver(key="campaign:1:ada", category="announcement", customer=ada, subject="News", body="Hi")
+    news = delivery_plan(key="campaign:1:ada", category="announcement", customer=ada, subject="News", body="Hi")
     forged = deliver_mail(_report(message_id="made-up@helpdesk.localhost", recipient=ada.email))
     assert forged.outcome.endswith("(answers no message of ours: nothing changed)")
     delayed = deliver_mail(

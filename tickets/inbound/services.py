@@ -37,7 +37,7 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from core.roles import is_agent
 from customers.models import Customer, Delivery
-from customers.services import customer_get_or_create, deliver, delivery_bounce
+from customers.services import customer_get_or_create, delivery_bounce, delivery_plan
 from tickets.inbound.addresses import ticket_id_from_address
 from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
 from tickets.inbound.parsing import Address, ParsedEmail, email_parse
@@ -425,7 +425,7 @@ def _new_ticket(inbound: InboundEmail, customer: Customer, parsed: ParsedEmail, 
 
 def _acknowledge(ticket: Ticket, customer: Customer) -> bool:
     """Send the acknowledgment unless this address had its hourly share of automatic answers (a loop)."""
-    from tickets.services.notifications import notify_received  # noqa: PLC0415
+    from tickets.services.notifications import ticket_notify_received  # noqa: PLC0415
 
     since = timezone.now() - dt.timedelta(hours=1)
     recent = Delivery.objects.filter(
@@ -434,14 +434,14 @@ def _acknowledge(ticket: Ticket, customer: Customer) -> bool:
     if recent >= conf("INBOUND_AUTO_REPLIES_PER_HOUR"):
         log.warning("not acknowledging %s for %s: %s automatic answers this hour", ticket, customer.email, recent)
         return False
-    notify_received(ticket=ticket)
+    ticket_notify_received(ticket=ticket)
     return True
 
 
 def _refusal_notice(mailbox: Mailbox, address: str, parsed: ParsedEmail) -> None:
     """One polite answer a day to an address a known-customers-only mailbox does not take mail from."""
     today = timezone.now().date().isoformat()
-    deliver(
+    delivery_plan(
         key=f"inbound:{mailbox.pk}:refused:{address}:{today}",  # the unique key is the rate limit
         category="service",
         recipient=address,

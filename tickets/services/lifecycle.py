@@ -47,7 +47,7 @@ from tickets.services._common import (
     tags_named,
 )
 from tickets.services.attachments import attachments_store, attachments_validate
-from tickets.services.notifications import notify_public_reply, notify_solved
+from tickets.services.notifications import message_notify, ticket_notify_solved
 from tickets.services.queues import queue_next_assignee
 
 #: the lifecycle: new -> open -> pending / on_hold -> solved -> closed
@@ -469,7 +469,7 @@ def ticket_create(
     if change.fields:
         ticket.save(update_fields=sorted(change.fields))
     if by_agent and not internal:
-        notify_public_reply(ticket=ticket, message=message, solved=ticket.status == Status.SOLVED)
+        message_notify(ticket=ticket, message=message, solved=ticket.status == Status.SOLVED)
     return ticket
 
 
@@ -517,7 +517,7 @@ def ticket_update(
         ),
     )
     if solved:
-        notify_solved(ticket=locked)
+        ticket_notify_solved(ticket=locked)
     return change.save()
 
 
@@ -574,7 +574,7 @@ def tickets_bulk_update(
                     ensure_not_closed(locked)
                     change = Change(ticket=locked, actor=actor, now=timezone.now())
                     if _apply(change, changes):
-                        notify_solved(ticket=locked)
+                        ticket_notify_solved(ticket=locked)
                     change.save()
             except ApplicationError as exc:
                 result.failed[pk] = exc.message

@@ -27,7 +27,7 @@ from tickets.services._common import (
     lock_ticket,
 )
 from tickets.services.lifecycle import _add_message, _check_body, _set_assignee, _set_status, ticket_create
-from tickets.services.notifications import notify_public_reply, notify_solved
+from tickets.services.notifications import message_notify, ticket_notify_solved
 
 
 @transaction.atomic
@@ -81,9 +81,9 @@ def _reply_locked(
     if status:
         solved = _set_status(change, status) and status == Status.SOLVED
     if not internal:
-        notify_public_reply(ticket=ticket, message=message, solved=solved)
+        message_notify(ticket=ticket, message=message, solved=solved)
     elif solved:
-        notify_solved(ticket=ticket)
+        ticket_notify_solved(ticket=ticket)
     return message
 
 

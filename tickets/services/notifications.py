@@ -5,7 +5,7 @@ from email.utils import formataddr, parseaddr
 from django.conf import settings
 
 from customers.models import Customer
-from customers.services import deliver, delivery_message_id
+from customers.services import delivery_message_id, delivery_plan
 from tickets.inbound.addresses import reply_address
 from tickets.models import Mailbox, MailThreadId, Message, Ticket
 
@@ -63,14 +63,14 @@ def _threading(ticket: Ticket, *, sender_name: str = "", automatic: str = "") ->
 
 def _ticket_mail(*, key: str, ticket: Ticket, headers: dict[str, str], **fields: object) -> None:
     """Plan one ticket e-mail and remember its Message-ID, so a reply to it finds this ticket."""
-    deliver(key=key, headers=headers, source=f"ticket:{ticket.pk}", **fields)  # type: ignore[arg-type]
+    delivery_plan(key=key, headers=headers, source=f"ticket:{ticket.pk}", **fields)  # type: ignore[arg-type]
     message_id = delivery_message_id(key).strip("<>")
     MailThreadId.objects.bulk_create(
         [MailThreadId(message_id=message_id, ticket=ticket, outbound=True)], ignore_conflicts=True
     )
 
 
-def notify_public_reply(*, ticket: Ticket, message: Message, solved: bool = False) -> None:
+def message_notify(*, ticket: Ticket, message: Message, solved: bool = False) -> None:
     """One row per recipient; key ``ticket:{id}:message:{message_id}`` for the requester."""
     status_line = "\n\nWe consider this request solved. Reply if anything is still wrong." if solved else ""
     author = message.author_user.name if message.author_user is not None else ""
@@ -88,7 +88,7 @@ def notify_public_reply(*, ticket: Ticket, message: Message, solved: bool = Fals
         )
 
 
-def notify_solved(*, ticket: Ticket) -> None:
+def ticket_notify_solved(*, ticket: Ticket) -> None:
     """Key ``ticket:{id}:solved:{reopen_count}``: one e-mail per time the ticket is solved."""
     headers = _threading(ticket, automatic="auto-generated")
     for customer, suffix in _recipients(ticket):
@@ -104,7 +104,7 @@ def notify_solved(*, ticket: Ticket) -> None:
         )
 
 
-def notify_received(*, ticket: Ticket) -> None:
+def ticket_notify_received(*, ticket: Ticket) -> None:
     """The answer to an e-mail that opened a ticket (RFC 3834 ``auto-replied``): its reference, how to add more."""
     customer = ticket.requester
     _ticket_mail(

@@ -13,7 +13,7 @@ from core.exceptions import ApplicationError
 from core.models import User
 from core.tokens import TokenExpired, TokenInvalid, token_make, token_max_age, token_read
 from customers.models import Category, Customer, Product
-from customers.services import customer_get_or_create, customer_link_user, deliver
+from customers.services import customer_get_or_create, customer_link_user, delivery_plan
 from knowledge.services import search_log_mark_ticket
 from tickets.models import Channel, Status, Ticket
 from tickets.services import sla
@@ -95,7 +95,7 @@ def request_submit(
     if search_log_id:
         search_log_mark_ticket(search_log_id=search_log_id, ticket_id=ticket.pk)
     link = f"{settings.SITE_URL}{request_link(ticket=ticket)}"
-    deliver(
+    delivery_plan(
         key=f"ticket:{ticket.pk}:received",
         category=Category.SERVICE,
         subject=f"[{ticket.reference}] We received your request: {ticket.subject}",
@@ -138,7 +138,7 @@ def request_links_send(*, email: str) -> int:
         f"{t.reference} {t.subject} ({t.get_status_display()}):\n{settings.SITE_URL}{request_link(ticket=t)}\n"
         for t in tickets
     )
-    deliver(
+    delivery_plan(
         key=f"request-links:{customer.pk}:{timezone.now():%Y%m%d%H%M}",
         category=Category.SERVICE,
         subject="Your links to follow your requests",

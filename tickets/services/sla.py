@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.humanize import duration
-from customers.services import deliver
+from customers.services import delivery_plan
 from tickets.business_time import Calendar, add_business_minutes, business_minutes_between, business_seconds_between
 from tickets.models import (
     PRIORITY_RANK,
@@ -45,7 +45,7 @@ DUE_FIELDS: dict[str, str] = {
 DERIVED_FIELDS = ("next_sla_due_at", "sla_scan_at")
 
 
-def calendar_for(policy: SLAPolicy | None) -> Calendar | None:
+def business_calendar_for(policy: SLAPolicy | None) -> Calendar | None:
     if policy is None or policy.calendar_id is None:
         return None
     calendar = policy.calendar
@@ -100,10 +100,10 @@ def _due(ticket: Ticket, target: str, start: dt.datetime) -> dt.datetime | None:
     minutes = _minutes(ticket.sla_policy, ticket.priority, target)
     if minutes is None:
         return None
-    return add_business_minutes(start, minutes, calendar_for(ticket.sla_policy))
+    return add_business_minutes(start, minutes, business_calendar_for(ticket.sla_policy))
 
 
-def refresh_derived(change: Change, *, done: set[tuple[str, str, dt.datetime]] | None = None) -> None:
+def sla_refresh_derived(change: Change, *, done: set[tuple[str, str, dt.datetime]] | None = None) -> None:
     """Recompute ``next_sla_due_at`` and ``sla_scan_at`` from the due times (and the events already recorded)."""
     ticket = change.ticket
     done = done or set()
@@ -135,7 +135,7 @@ def sla_start(change: Change, *, first_reply: bool) -> None:
     if first_reply:
         _set_due(change, SLATargetKind.FIRST_REPLY, _due(ticket, SLATargetKind.FIRST_REPLY, change.now))
     _set_due(change, SLATargetKind.RESOLUTION, _due(ticket, SLATargetKind.RESOLUTION, change.now))
-    refresh_derived(change)
+    sla_refresh_derived(change)
 
 
 def sla_reapply(change: Change) -> None:
@@ -160,7 +160,7 @@ def sla_reapply(change: Change) -> None:
             change, SLATargetKind.NEXT_REPLY, _due(ticket, SLATargetKind.NEXT_REPLY, ticket.last_customer_message_at)
         )
     _set_due(change, SLATargetKind.RESOLUTION, _due(ticket, SLATargetKind.RESOLUTION, ticket.created_at))
-    refresh_derived(change)
+    sla_refresh_derived(change)
 
 
 def sla_pause(change: Change) -> None:
@@ -168,7 +168,7 @@ def sla_pause(change: Change) -> None:
     ticket = change.ticket
     if ticket.sla_paused_at is not None:
         return
-    calendar = calendar_for(ticket.sla_policy)
+    calendar = business_calendar_for(ticket.sla_policy)
     remaining = dict(ticket.sla_paused_remaining or {})
     for target, field_name in DUE_FIELDS.items():
         due = getattr(ticket, field_name)
@@ -177,7 +177,7 @@ def sla_pause(change: Change) -> None:
             _set_due(change, target, None)
     change.set("sla_paused_remaining", remaining)
     change.set("sla_paused_at", change.now)
-    refresh_derived(change)
+    sla_refresh_derived(change)
 
 
 def sla_resume(change: Change) -> None:
@@ -185,12 +185,12 @@ def sla_resume(change: Change) -> None:
     ticket = change.ticket
     if ticket.sla_paused_at is None:
         return
-    calendar = calendar_for(ticket.sla_policy)
+    calendar = business_calendar_for(ticket.sla_policy)
     for target, seconds in (ticket.sla_paused_remaining or {}).items():
         _set_due(change, target, add_business_minutes(change.now, seconds / 60, calendar))
     change.set("sla_paused_remaining", {})
     change.set("sla_paused_at", None)
-    refresh_derived(change)
+    sla_refresh_derived(change)
 
 
 def sla_stop(change: Change) -> None:
@@ -199,7 +199,7 @@ def sla_stop(change: Change) -> None:
         _set_due(change, target, None)
     change.set("sla_paused_remaining", {})
     change.set("sla_paused_at", None)
-    refresh_derived(change)
+    sla_refresh_derived(change)
 
 
 def _met(change: Change, target: str) -> None:
@@ -214,7 +214,7 @@ def _met(change: Change, target: str) -> None:
         breach.met_at = change.now
         breach.overdue_minutes = max(int((change.now - breach.due_at).total_seconds() // 60), 0)
         breach.save(update_fields=["met_at", "overdue_minutes"])
-    refresh_derived(change)
+    sla_refresh_derived(change)
 
 
 def sla_agent_replied(change: Change) -> None:
@@ -225,7 +225,9 @@ def sla_agent_replied(change: Change) -> None:
         if ticket.last_customer_message_at is not None:
             change.set(
                 "first_reply_minutes",
-                max(business_minutes_between(ticket.created_at, change.now, calendar_for(ticket.sla_policy)), 0),
+                max(
+                    business_minutes_between(ticket.created_at, change.now, business_calendar_for(ticket.sla_policy)), 0
+                ),
             )
     _met(change, SLATargetKind.FIRST_REPLY)
     _met(change, SLATargetKind.NEXT_REPLY)
@@ -241,17 +243,17 @@ def sla_customer_replied(change: Change) -> None:
         due = _due(ticket, target, change.now)
         if ticket.sla_paused_at is not None and due is not None:
             remaining = dict(ticket.sla_paused_remaining or {})
-            remaining[target] = int(business_seconds_between(change.now, due, calendar_for(ticket.sla_policy)))
+            remaining[target] = int(business_seconds_between(change.now, due, business_calendar_for(ticket.sla_policy)))
             change.set("sla_paused_remaining", remaining)
         else:
             _set_due(change, target, due)
-    refresh_derived(change)
+    sla_refresh_derived(change)
 
 
 def sla_solved(change: Change) -> None:
     """Solving meets the resolution target (and records the resolution time); the other clocks pause."""
     ticket = change.ticket
-    calendar = calendar_for(ticket.sla_policy)
+    calendar = business_calendar_for(ticket.sla_policy)
     change.set("resolution_minutes", max(business_minutes_between(ticket.created_at, change.now, calendar), 0))
     due = ticket.resolution_due_at
     sla_pause(change)
@@ -267,7 +269,7 @@ def sla_solved(change: Change) -> None:
     # targets already breached stop counting on a solved ticket (their breach stays recorded)
     for target in DUE_FIELDS:
         _set_due(change, target, None)
-    refresh_derived(change)
+    sla_refresh_derived(change)
 
 
 # --- the beat scan -----------------------------------------------------------------------------------
@@ -287,7 +289,7 @@ def _warn(ticket: Ticket, target: str, due: dt.datetime, *, breached: bool, now:
     that leaves the due time where it was (a bulk priority change between priorities with the same
     targets), finds the row and sends nothing; a due time that moves is a new alert."""
     label = SLATargetKind(target).label.lower()
-    calendar = calendar_for(ticket.sla_policy)
+    calendar = business_calendar_for(ticket.sla_policy)
     # the SLA counts business time, so the alert does too: a breach found Tuesday 12:33 of a target
     # due Monday 10:00 is 10 h 33 min overdue in office hours, not "1593 min ago"
     minutes = business_minutes_between(due, now, calendar) if breached else business_minutes_between(now, due, calendar)
@@ -296,7 +298,7 @@ def _warn(ticket: Ticket, target: str, due: dt.datetime, *, breached: bool, now:
     state = f"overdue by {amount}" if breached else f"due in {amount}"
     link = f"{settings.SITE_URL}{ticket.get_absolute_url()}"
     for email in _sla_recipients(ticket):
-        deliver(
+        delivery_plan(
             key=f"ticket:{ticket.pk}:sla:{target}:{int(due.timestamp())}:{email}",
             category="service",
             customer=None,
@@ -368,7 +370,7 @@ def _scan_one(ticket_id: int, now: dt.datetime) -> dict[str, int]:
                 done.add((target, SLAEvent.Kind.WARNING, due))
         if breached_now:
             _escalate(change)
-        refresh_derived(change, done=done)
+        sla_refresh_derived(change, done=done)
         if change.fields - {"sla_scan_at"} or change.events:
             change.save()  # a visible change: version + 1, updated_at, audit
         elif change.fields:

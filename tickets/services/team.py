@@ -24,7 +24,7 @@ from core.models import User
 from core.policies import can, denied_message
 from core.roles import AGENTS, MANAGERS
 from customers.models import Category, Delivery
-from customers.services import deliver
+from customers.services import delivery_plan
 from tickets.models import Queue, QueueMembership
 
 ON_CALL = "On call"
@@ -109,7 +109,7 @@ def _send_invitation(user: User, *, actor: User) -> Delivery:
         f"{settings.SITE_URL}/agent/welcome/{token}/\n\n"
         f"The link works once and for {hours} hours. If you did not expect this, ignore this e-mail."
     )
-    return deliver(
+    return delivery_plan(
         key=f"agent-invite:{user.pk}:{_stamp(user)}",
         category=Category.SERVICE,
         subject="You are invited to the helpdesk",
