@@ -50,7 +50,9 @@ class DeliveryDraft:
     hold_until: dt.datetime | None = None
 
 
-def quiet_hours_end(preference: ContactPreference | None, zone: Any, now: dt.datetime) -> dt.datetime | None:
+def contact_preference_quiet_hours_end(
+    preference: ContactPreference | None, zone: Any, now: dt.datetime
+) -> dt.datetime | None:
     """When the customer's quiet hours end, if ``now`` falls inside them; else None.
 
     Quiet hours are wall-clock times in the customer's zone and may span midnight (22:00-07:00).
@@ -78,7 +80,7 @@ def _policy(
         return Delivery.Status.QUEUED, "", None
     if category in (preference.opted_out or []):
         return Delivery.Status.SUPPRESSED, f"opted out of {Category(category).label.lower()}", None
-    return Delivery.Status.QUEUED, "", quiet_hours_end(preference, zone, now)
+    return Delivery.Status.QUEUED, "", contact_preference_quiet_hours_end(preference, zone, now)
 
 
 def _row(draft: DeliveryDraft, preference: ContactPreference | None, now: dt.datetime) -> Delivery:

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from customers.models import ESSENTIAL_CATEGORIES, Category, ContactPreference, Customer, Delivery
 from customers.services.deliveries_planning import _conf, _enqueue_on_commit, delivery_queue_for
-from customers.services.mime import email_envelope
+from customers.services.mime import email_envelope_build
 
 logger = logging.getLogger(__name__)
 
@@ -136,11 +136,11 @@ def _release(rows: list[Delivery], token: uuid.UUID, error: str) -> None:
 
 
 def _transmit(connection: Any, delivery: Delivery) -> None:
-    """One message over an open connection. For SMTP, the bytes ``email_envelope`` writes go straight
+    """One message over an open connection. For SMTP, the bytes ``email_envelope_build`` writes go straight
     to ``sendmail`` (Django's message classes and backend cost more than the rest of the send)."""
     smtp = getattr(connection, "connection", None)
     if isinstance(smtp, smtplib.SMTP):
-        envelope = email_envelope(
+        envelope = email_envelope_build(
             subject=delivery.subject,
             body=delivery.body,
             html_body=delivery.html_body,

@@ -61,7 +61,7 @@ def _part(text: str, subtype: str) -> tuple[list[str], bytes]:
     return headers, payload
 
 
-def email_envelope(
+def email_envelope_build(
     *, subject: str, body: str, html_body: str, recipient: str, message_id: str, headers: dict[str, str]
 ) -> Envelope:
     """The envelope sender, the recipients and the message of one delivery."""

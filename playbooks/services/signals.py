@@ -64,7 +64,7 @@ def _weeks(today: dt.date, count: int) -> list[tuple[dt.date, dt.date]]:
     return windows
 
 
-def usage_drop(signal: Signal, now: dt.datetime) -> Hits:
+def _usage_drop(signal: Signal, now: dt.datetime) -> Hits:
     """Events of kind K per week below T for N consecutive weeks, after a week at or above T.
 
     Weeks are trailing 7-day windows ending today (UTC), read from the rollup; a week with no events
@@ -101,7 +101,7 @@ def usage_drop(signal: Signal, now: dt.datetime) -> Hits:
     return hits
 
 
-def usage_spike(signal: Signal, now: dt.datetime) -> Hits:
+def _usage_spike(signal: Signal, now: dt.datetime) -> Hits:
     """Events of kind K in the last H hours above T (raw events, the (kind, occurred_at, customer) index)."""
     p = signal.params
     kind, threshold, hours = p["event_kind"], p["threshold"], p["hours"]
@@ -120,7 +120,7 @@ def usage_spike(signal: Signal, now: dt.datetime) -> Hits:
     }
 
 
-def repeated_tickets(signal: Signal, now: dt.datetime) -> Hits:
+def _repeated_tickets(signal: Signal, now: dt.datetime) -> Hits:
     """At least N tickets with the same tag (one given, or any one) or in one queue within D days."""
     p = signal.params
     n, days, tag, queue = p["min_tickets"], p["days"], p["tag"], p["queue"]
@@ -166,7 +166,7 @@ def repeated_tickets(signal: Signal, now: dt.datetime) -> Hits:
     return hits
 
 
-def negative_sentiment(signal: Signal, now: dt.datetime) -> Hits:
+def _negative_sentiment(signal: Signal, now: dt.datetime) -> Hits:
     """The customer's messages of the last D days score below T on average, or turned from positive
     (the D days before) to negative."""
     p = signal.params
@@ -210,7 +210,7 @@ def negative_sentiment(signal: Signal, now: dt.datetime) -> Hits:
     return hits
 
 
-def date_ahead(signal: Signal, now: dt.datetime) -> Hits:
+def _date_ahead(signal: Signal, now: dt.datetime) -> Hits:
     """The organization's renewal date (the one date field there is so far) within D days."""
     days = signal.params["days"]
     today = now.date()
@@ -232,7 +232,7 @@ def date_ahead(signal: Signal, now: dt.datetime) -> Hits:
     }
 
 
-def service_pain(signal: Signal, now: dt.datetime) -> Hits:
+def _service_pain(signal: Signal, now: dt.datetime) -> Hits:
     """At least N SLA breaches, or (if chosen) a bad satisfaction rating, in D days."""
     p = signal.params
     n, days = p["min_breaches"], p["days"]
@@ -270,7 +270,7 @@ def service_pain(signal: Signal, now: dt.datetime) -> Hits:
     return hits
 
 
-def event_happened(signal: Signal, now: dt.datetime) -> Hits:
+def _event_happened(signal: Signal, now: dt.datetime) -> Hits:
     """An event of kind K (with the properties asked for) arrived in the last few minutes."""
     p = signal.params
     kind, minutes, props = p["event_kind"], p["minutes"], p["property_filter"]
@@ -289,7 +289,7 @@ def event_happened(signal: Signal, now: dt.datetime) -> Hits:
     }
 
 
-def milestone_missing(signal: Signal, now: dt.datetime) -> Hits:
+def _milestone_missing(signal: Signal, now: dt.datetime) -> Hits:
     """No event of kind K within N days of the anchor (an event kind's first day, or the customer's
     creation), for anchors of the last ``lookback_days``. It clears once K happens."""
     p = signal.params
@@ -329,14 +329,14 @@ def milestone_missing(signal: Signal, now: dt.datetime) -> Hits:
 
 
 EVALUATORS: dict[str, Callable[[Signal, dt.datetime], Hits]] = {
-    SignalKind.USAGE_DROP: usage_drop,
-    SignalKind.USAGE_SPIKE: usage_spike,
-    SignalKind.REPEATED_TICKETS: repeated_tickets,
-    SignalKind.NEGATIVE_SENTIMENT: negative_sentiment,
-    SignalKind.DATE_AHEAD: date_ahead,
-    SignalKind.SERVICE_PAIN: service_pain,
-    SignalKind.EVENT_HAPPENED: event_happened,
-    SignalKind.MILESTONE_MISSING: milestone_missing,
+    SignalKind.USAGE_DROP: _usage_drop,
+    SignalKind.USAGE_SPIKE: _usage_spike,
+    SignalKind.REPEATED_TICKETS: _repeated_tickets,
+    SignalKind.NEGATIVE_SENTIMENT: _negative_sentiment,
+    SignalKind.DATE_AHEAD: _date_ahead,
+    SignalKind.SERVICE_PAIN: _service_pain,
+    SignalKind.EVENT_HAPPENED: _event_happened,
+    SignalKind.MILESTONE_MISSING: _milestone_missing,
 }
 
 #: kinds that read the rollup: it is brought up to date before they run

@@ -20,7 +20,7 @@ from customers.services import (
     delivery_plan,
 )
 from customers.services.customers import contact_preference_update
-from customers.services.deliveries_planning import quiet_hours_end
+from customers.services.deliveries_planning import contact_preference_quiet_hours_end
 from customers.services.deliveries_sending import delivery_email_build
 from tests.factories import CustomerFactory
 from tests.smtp import SmtpServer
@@ -110,7 +110,7 @@ def test_quiet_hours_hold_a_reminder_until_they_end_in_the_customers_zone(django
     now = timezone.now()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         delivery = _deliver(customer, category="reminder")
-    expected = quiet_hours_end(customer.contact_preference, customer.zone, now)
+    expected = contact_preference_quiet_hours_end(customer.contact_preference, customer.zone, now)
     if expected is None:  # it is daytime in New York: sent at once
         assert delivery.next_attempt_at <= timezone.now()
         assert len(callbacks) == 1
@@ -137,7 +137,10 @@ def test_quiet_hours_across_midnight_and_dst(utc_now, expected_end_utc):
     import zoneinfo
 
     preference = ContactPreference(quiet_hours_start=dt.time(22), quiet_hours_end=dt.time(7))
-    assert quiet_hours_end(preference, zoneinfo.ZoneInfo("America/New_York"), utc_now) == expected_end_utc
+    assert (
+        contact_preference_quiet_hours_end(preference, zoneinfo.ZoneInfo("America/New_York"), utc_now)
+        == expected_end_utc
+    )
 
 
 def test_deliver_many_plans_rows_in_bulk_and_enqueues_chunks(django_capture_on_commit_callbacks, settings):
