@@ -71,6 +71,8 @@ urlpatterns = [
     path("help/", include(help_center)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    # e-mail services' inbound webhooks (django-anymail checks them; tickets.inbound.webhooks stores)
+    path("inbound/anymail/", include("anymail.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", RedirectView.as_view(pattern_name="api-docs", permanent=True)),  # see config.api_docs

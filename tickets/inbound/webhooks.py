@@ -1,0 +1,92 @@
+"""E-mail pushed by a mail service's inbound webhook (Mailgun, Postmark, SendGrid, SES, ... via django-anymail).
+
+anymail's views (mounted at ``/inbound/anymail/``) check each post before anything here runs: HTTP basic
+auth with ``ANYMAIL_WEBHOOK_SECRET`` and, for a service that signs its posts, the signature (Mailgun's
+HMAC-SHA256 of timestamp and token with the webhook signing key). A post that fails is a 400 and reaches
+no code of ours. A good one sends anymail's ``inbound`` signal with the parsed message; the receiver
+hands it to ``inbound_webhook_receive``, which stores the raw message with ``inbound_store`` like every
+other source: committed before anymail answers 200, stored once per Message-ID and mailbox (a service
+that retries, or posts the same message twice, adds nothing), processed by the worker.
+
+The mailbox is the one whose address the message was delivered to: the envelope recipient the service
+reports, else ``Delivered-To``/``X-Original-To``, else ``To``/``Cc``; a ticket's reply address
+(``support+t42-...@``) is its mailbox's. Only active mailboxes set to arrive by webhook take it. A post
+for no such mailbox, or one that arrives while ``ANYMAIL_WEBHOOK_SECRET`` is unset, raises: anymail
+answers 500 and the service keeps the message and retries, so nothing is lost to a misconfiguration.
+"""
+
+from __future__ import annotations
+
+import logging
+from email.message import Message
+from email.utils import getaddresses
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from tickets.inbound.models import InboundEmail, Mailbox
+from tickets.inbound.services import inbound_store
+
+log = logging.getLogger(__name__)
+
+#: the headers that name where a message was delivered, most telling first (after the envelope)
+_RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
+
+
+class UnknownRecipient(Exception):
+    """The message was delivered to no active webhook mailbox (the service keeps it and retries)."""
+
+
+def anymail_inbound_received(sender: object, event: Any, esp_name: str, **kwargs: object) -> None:
+    """anymail's ``inbound`` signal. DESIGN.md has no Django signals for domain logic: this is the library's
+    documented integration point, so the receiver only calls the service, which holds the rules."""
+    inbound_webhook_receive(message=event.message, esp_name=esp_name, esp_event=event.esp_event)
+
+
+def inbound_webhook_receive(*, message: Message, esp_name: str, esp_event: Any) -> tuple[InboundEmail, bool]:
+    """Store one webhook message (committed when this returns); (the row, whether it was new)."""
+    if not settings.ANYMAIL.get("WEBHOOK_SECRET"):
+        # for Postmark, SendGrid and SES basic auth is the only proof that the post came from them
+        raise ImproperlyConfigured("ANYMAIL_WEBHOOK_SECRET is not set: inbound webhook mail is refused.")
+    mailbox = _mailbox(message)
+    if mailbox is None:
+        raise UnknownRecipient(f"{esp_name} posted a message for no active webhook mailbox: {_recipients(message)}")
+    return inbound_store(mailbox=mailbox, raw=_raw(message, esp_name, esp_event), via=InboundEmail.Via.WEBHOOK)
+
+
+def _raw(message: Message, esp_name: str, esp_event: Any) -> bytes:
+    """The message as the service received it, where it posts that (Mailgun's ``body-mime``, Postmark's
+    ``RawEmail``, SendGrid's raw ``email``); else anymail's message serialized again."""
+    raw: Any = None
+    if esp_name == "Mailgun":
+        raw = esp_event.POST.get("body-mime")
+    elif esp_name == "SendGrid":
+        raw = esp_event.POST.get("email")
+    elif esp_name == "Postmark" and isinstance(esp_event, dict):
+        raw = esp_event.get("RawEmail")
+    if isinstance(raw, str) and raw.strip():
+        return raw.encode("utf-8")  # the service posts it as text; anymail parses it as UTF-8 too
+    return message.as_bytes()
+
+
+def _recipients(message: Message) -> list[str]:
+    found = [getattr(message, "envelope_recipient", None) or ""]
+    for name in _RECIPIENT_HEADERS:
+        found += [address for _, address in getaddresses([str(v) for v in message.get_all(name) or []])]
+    seen: dict[str, None] = {}
+    for address in found:
+        local, at, domain = address.strip().lower().partition("@")
+        if at and local and domain:
+            seen.setdefault(f"{local.split('+', 1)[0]}@{domain}", None)  # a reply address is its mailbox's
+    return list(seen)
+
+
+def _mailbox(message: Message) -> Mailbox | None:
+    """The first recipient that is an active webhook mailbox (one query)."""
+    candidates = _recipients(message)
+    mailboxes = {
+        m.address: m
+        for m in Mailbox.objects.filter(address__in=candidates, is_active=True, source=Mailbox.Source.WEBHOOK)
+    }
+    return next((mailboxes[address] for address in candidates if address in mailboxes), None)
