@@ -88,7 +88,7 @@ def _multipart() -> EmailMessage:
 
 def test_a_multipart_message_gives_text_html_inline_images_and_attachments():
     parsed = email_parse(_multipart().as_bytes())
-    assert parsed.text == "See the screenshot."
+    assert parsed.text == "See the ![image](cid:shot1@math.example) screenshot."  # from the HTML, image in place
     assert 'src="cid:shot1@math.example"' in parsed.html
     by_name = {a.filename: a for a in parsed.attachments}
     assert by_name["invoice.pdf"].content == b"%PDF-1.4 fake"

@@ -10,6 +10,9 @@ listed in ``defects``. What it reads:
 - the text: the ``text/plain`` body, or text made from the HTML body when a client sent only HTML
   (``text_from_html``); the HTML itself is kept as sent and is sanitized where it is shown;
 - attachments, including inline images (``Content-ID``), as bytes with their declared name and type;
+  when the HTML shows inline images (``<img src="cid:...">``) the text is made from the HTML, with each
+  image where the sender put it as ``![alt](cid:...)`` (``tickets.inbound.inline`` points it at the
+  attachment it became): the plain-text part of such mail has no images, or only a "[image: x.png]";
 - whether a machine wrote it (RFC 3834: ``Auto-Submitted``, ``X-Autoreply``, ``Precedence``, an empty
   ``Return-Path``, ``MAILER-DAEMON``) and whether it is bulk or list mail (``List-Id``, ``Precedence``);
 - a delivery status notification (RFC 3464 ``multipart/report``): which message bounced, for whom,
@@ -31,6 +34,7 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from html.parser import HTMLParser
+from urllib.parse import unquote
 
 import authres
 
@@ -129,7 +133,7 @@ def email_parse(raw: bytes) -> ParsedEmail:
     parsed.automated, parsed.bulk = _automation(message, parsed)
     parsed.auth_failures, parsed.auth_passes = _auth_results(message)
     _walk(message, parsed)
-    if not parsed.text and parsed.html:
+    if parsed.html and (not parsed.text or _shows_inline_images(parsed)):
         parsed.text = text_from_html(parsed.html)
     if message.get_content_type() == "multipart/report":
         parsed.report = _delivery_report(message, parsed)
@@ -309,6 +313,19 @@ def _forwarded(message: Message, parsed: ParsedEmail) -> None:
             parsed.attachments.append(Attachment("forwarded.eml", "message/rfc822", content))
 
 
+_CID_SRC = re.compile(r"""src\s*=\s*["']?cid:([^"'\s>]+)""", re.IGNORECASE)
+
+
+def cid_references(html: str) -> list[str]:
+    """The Content-IDs an HTML body shows as images, in order (RFC 2392: a cid URL is URL-encoded)."""
+    return [unquote(found) for found in _CID_SRC.findall(html)]
+
+
+def _shows_inline_images(parsed: ParsedEmail) -> bool:
+    inline = {a.content_id.lower() for a in parsed.attachments if a.content_id}
+    return any(cid.lower() in inline for cid in cid_references(parsed.html))
+
+
 def _name_for(content_type: str, n: int) -> str:
     extension = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "application/pdf": "pdf"}
     return f"attachment-{n}.{extension.get(content_type, 'bin')}"
@@ -403,6 +420,21 @@ class _TextMaker(HTMLParser):
             self._newline()
         if tag == "li":
             self.lines[-1] = "> " * self.line_depth + "- "
+        if tag == "img" and not self.skip_depth:
+            self._image(dict(attrs))
+
+    def _image(self, attrs: dict[str, str | None]) -> None:
+        """An inline image (cid:) as a Markdown image where it stood; remote images are left out: loading
+        them would tell the sender that and when the mail was read (and CSP would block them anyway)."""
+        src = (attrs.get("src") or "").strip()
+        if not src.lower().startswith("cid:"):
+            return
+        alt = " ".join(re.sub(r"[\[\]]", "", attrs.get("alt") or "").split()) or "image"
+        if not self.lines[-1]:
+            self.lines[-1] = "> " * self.line_depth
+        elif not self.lines[-1].endswith(" "):
+            self.lines[-1] += " "
+        self.lines[-1] += f"![{alt}](cid:{src[4:].replace(')', '%29').replace(' ', '%20')}) "
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.SKIP:
