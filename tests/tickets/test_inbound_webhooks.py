@@ -159,3 +159,53 @@ def test_a_postmark_post_with_a_wrong_password_is_refused(client: Client, mailbo
                            content_type="application/json", HTTP_AUTHORIZATION=wrong)  # fmt: skip
     assert response.status_code == 400
     assert not InboundEmail.objects.exists()
+
+
+# --- large messages: the mail endpoints' own limit, not Django's 2.5 MB form limit ---------------------------
+
+
+def test_a_mailgun_message_over_djangos_form_limit_is_stored_whole(
+    client: Client, mailbox, settings, django_capture_on_commit_callbacks
+):
+    raw = raw_mail(body="A long log line of the failing export, repeated.\n" * 80_000)  # about 4 MB
+    assert len(raw) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_mailgun(client, mailgun_form(raw))
+    assert response.status_code == 200, response.content
+    assert bytes(InboundEmail.objects.get().raw) == raw.encode()
+
+
+def test_a_postmark_message_over_djangos_form_limit_is_stored_whole(
+    client: Client, mailbox, settings, django_capture_on_commit_callbacks
+):
+    raw = raw_mail(body="A long log line of the failing export, repeated.\n" * 80_000)
+    body = json.dumps(postmark_payload(raw))
+    assert len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(POSTMARK, body, content_type="application/json", HTTP_AUTHORIZATION=BASIC)
+    assert response.status_code == 200, response.content
+    assert bytes(InboundEmail.objects.get().raw) == raw.encode()
+
+
+def test_a_webhook_post_over_the_limit_is_a_413_and_stores_nothing(client: Client, mailbox, settings):
+    settings.HELPDESK = {**settings.HELPDESK, "INBOUND_MAX_BYTES": 1024 * 1024}  # posts up to 1.5 MB
+    raw = raw_mail(body="A long log line of the failing export, repeated.\n" * 40_000)  # about 2 MB
+    response = post_mailgun(client, mailgun_form(raw))
+    assert response.status_code == 413
+    assert response.json() == {"message": "The message is larger than 1.5 MB, the most this endpoint takes.",
+                               "extra": {}}  # fmt: skip
+    assert not InboundEmail.objects.exists()
+
+
+def test_the_form_parser_behind_the_limit_gives_fields_and_files_as_djangos_would():
+    """The form parser behind the size limit gives anymail files as Django's would (Mailgun's parsed mode)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+    from tickets.inbound.bodies import _multipart
+
+    upload = SimpleUploadedFile("report.pdf", b"%PDF-1.4 the report", "application/pdf")
+    body = encode_multipart(BOUNDARY, {"subject": "Réglage", "attachment-1": upload})
+    post, files = _multipart(MULTIPART_CONTENT, body)
+    assert post["subject"] == "Réglage"
+    assert (files["attachment-1"].name, files["attachment-1"].read()) == ("report.pdf", b"%PDF-1.4 the report")

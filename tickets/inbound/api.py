@@ -3,18 +3,12 @@
 For an MTA or a mail service that can POST the message as it arrived. The answer is 202 once the raw
 message is committed (201 semantics would promise a ticket, which the worker decides), 200 when the
 same message was stored before, 400 for an empty body, 404 for an unknown mailbox, 413 for a body over
-``inbound_request_max_bytes()``.
-
-The body is read from the request stream in chunks, never through ``request.body``: Django's
-``DATA_UPLOAD_MAX_MEMORY_SIZE`` (2.5 MB) guards forms and would refuse an ordinary 10 MB e-mail with a 400.
-This endpoint has its own limit instead, the message size limit plus headroom, so that a message a little
-over ``INBOUND_MAX_BYTES`` is still stored raw and opens a ticket that says it was too large (the worker's
-rule), and only a body no mail server would relay is refused before it is read.
+``inbound_request_max_bytes()`` (the message size limit and half again; ``tickets.inbound.bodies`` says why
+the body is read in chunks from the stream and never through ``request.body``).
 """
 
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse
 from django.urls import reverse
@@ -28,6 +22,7 @@ from rest_framework.views import APIView
 
 from core.api.permissions import Can
 from core.exceptions import ApplicationError
+from tickets.inbound.bodies import BodyTooLarge, declared_length, inbound_request_max_bytes, read_limited
 from tickets.inbound.models import InboundEmail, Mailbox
 from tickets.inbound.selectors import (
     inbound_email_get,
@@ -40,39 +35,20 @@ from tickets.inbound.selectors import (
 from tickets.inbound.services import inbound_retry, inbound_store
 from tickets.models import Queue
 
-_CHUNK = 1024 * 1024
-
-
-def inbound_request_max_bytes() -> int:
-    """The largest body the raw API reads: the message size limit and half of it again as headroom."""
-    limit: int = settings.HELPDESK["INBOUND_MAX_BYTES"]
-    return limit + limit // 2
-
 
 class PayloadTooLarge(APIException):
     status_code = 413
     default_code = "too_large"
 
 
-def _too_large() -> PayloadTooLarge:
-    limit_mb = inbound_request_max_bytes() / 1024 / 1024
-    return PayloadTooLarge(f"The message is larger than {limit_mb:.1f} MB, the most this endpoint takes.")
-
-
 class RawEmailParser(BaseParser):
     media_type = "message/rfc822"
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> bytes:
-        if stream is None:
-            return b""
-        limit = inbound_request_max_bytes()
-        chunks, size = [], 0
-        while chunk := stream.read(min(_CHUNK, limit + 1 - size)):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:  # a body without a (true) Content-Length: stop at the limit, read no further
-                raise _too_large()
-        return b"".join(chunks)
+        try:
+            return read_limited(stream) if stream is not None else b""
+        except BodyTooLarge as exc:  # a body longer than its Content-Length said: read no further
+            raise PayloadTooLarge(str(exc)) from exc
 
 
 class OctetStreamParser(RawEmailParser):
@@ -95,12 +71,8 @@ class InboundEmailApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > inbound_request_max_bytes():  # refused before a byte of it is read
-            raise _too_large()
+        if declared_length(request) > inbound_request_max_bytes():  # refused before a byte of it is read
+            raise PayloadTooLarge(str(BodyTooLarge()))
         address = (request.query_params.get("mailbox") or "").strip().lower()
         mailbox = mailbox_for_address(address=address) if address else mailbox_default()
         if mailbox is None:

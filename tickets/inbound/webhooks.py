@@ -13,18 +13,26 @@ reports, else ``Delivered-To``/``X-Original-To``, else ``To``/``Cc``; a ticket's
 (``support+t42-...@``) is its mailbox's. Only active mailboxes set to arrive by webhook take it. A post
 for no such mailbox, or one that arrives while ``ANYMAIL_WEBHOOK_SECRET`` is unset, raises: anymail
 answers 500 and the service keeps the message and retries, so nothing is lost to a misconfiguration.
+
+The views are anymail's, each wrapped (``anymail_urlpatterns``) to read the post with the mail endpoints'
+own size limit rather than Django's form limit (``tickets.inbound.bodies``): a 413 over it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from email.message import Message
 from email.utils import getaddresses
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import URLPattern
 
+from tickets.inbound.bodies import BodyTooLarge, request_body_load
 from tickets.inbound.models import InboundEmail, Mailbox
 from tickets.inbound.services import inbound_store
 
@@ -36,6 +44,30 @@ _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
 
 class UnknownRecipient(Exception):
     """The message was delivered to no active webhook mailbox (the service keeps it and retries)."""
+
+
+def anymail_urlpatterns() -> tuple[list[URLPattern], str]:
+    """anymail's webhook URLs (its namespace too), each view reading the post within our own size limit."""
+    from anymail import urls  # noqa: PLC0415  (its views read settings when the URLconf loads)
+
+    return [
+        URLPattern(p.pattern, _large_bodies(p.callback), p.default_args, p.name)
+        for p in urls.urlpatterns
+        if isinstance(p, URLPattern)
+    ], urls.app_name
+
+
+def _large_bodies(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)  # keeps anymail's csrf_exempt and login_not_required marks
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "POST":
+            try:
+                request_body_load(request)
+            except BodyTooLarge as exc:
+                return JsonResponse({"message": str(exc), "extra": {}}, status=413)
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def anymail_inbound_received(sender: object, event: Any, esp_name: str, **kwargs: object) -> None:
