@@ -233,3 +233,22 @@ def test_broken_messages_parse_without_raising(raw):
     parsed = email_parse(raw)
     assert isinstance(parsed.text, str)
     assert parsed.date is None or isinstance(parsed.date, dt.datetime)
+
+
+def test_format_flowed_text_has_its_soft_line_breaks_joined():
+    from tickets.inbound.parsing import unflow
+
+    flowed = "One long \nsentence here.\n> quoted \n> line\n>> deeper\n -- stuffed\n-- \nsig"
+    assert unflow(flowed) == "One long sentence here.\n> quoted line\n>> deeper\n-- stuffed\n-- \nsig"
+    assert unflow("with \ndelsp", delsp=True) == "withdelsp"
+
+
+def test_a_multipart_without_its_boundary_is_read_with_the_one_its_body_uses():
+    parsed = email_parse(
+        _raw("From: a@example.com\nSubject: x\nContent-Type: multipart/mixed",
+             b"--b1\r\nContent-Type: text/plain\r\n\r\nThe text.\r\n--b1--\r\n")
+    )  # fmt: skip
+    assert parsed.text == "The text."
+    assert "multipart without its boundary: read with --b1" in parsed.defects
+    no_parts = email_parse(_raw("From: a@example.com\nSubject: x\nContent-Type: multipart/mixed", b"Just text.\r\n"))
+    assert no_parts.text == "Just text."

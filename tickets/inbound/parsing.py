@@ -119,6 +119,8 @@ def email_parse(raw: bytes) -> ParsedEmail:
         parsed.defects.append(f"unparseable message: {exc}")
         parsed.text = _decode(raw, None, parsed.defects)
         return parsed
+    if message.get_content_maintype() == "multipart" and not message.is_multipart():
+        message = _without_missing_boundary(message, parsed)
     parsed.defects.extend(type(defect).__name__ for defect in message.defects)
     parsed.message_id = next(iter(_ids(_header(message, "Message-ID", parsed))), "")
     parsed.in_reply_to = _ids(_header(message, "In-Reply-To", parsed))
@@ -138,6 +140,23 @@ def email_parse(raw: bytes) -> ParsedEmail:
     if message.get_content_type() == "multipart/report":
         parsed.report = _delivery_report(message, parsed)
     return parsed
+
+
+def _without_missing_boundary(message: Message, parsed: ParsedEmail) -> Message:
+    """A multipart message that declares no boundary (or one its body never uses): read again with the
+    boundary its first ``--`` line shows, else as plain text, so that its text is not lost."""
+    body = message.get_payload()
+    found = re.search(r"^--([^\s]{1,70})[ \t\r]*$", body if isinstance(body, str) else "", flags=re.MULTILINE)
+    if found:
+        parsed.defects.append(f"multipart without its boundary: read with --{found.group(1)}")
+        message.set_param("boundary", found.group(1))
+        try:
+            return email.message_from_bytes(message.as_bytes(), policy=email.policy.compat32)
+        except Exception:  # noqa: S110 - a message the stdlib cannot write back is read as text below
+            pass
+    parsed.defects.append("multipart without a boundary: read as text")
+    message.set_type("text/plain")
+    return message
 
 
 # headers -----------------------------------------------------------------------------------------
@@ -286,6 +305,8 @@ def _walk(message: Message, parsed: ParsedEmail) -> None:
         if is_body:
             text = _decode(payload, part.get_content_charset(), parsed.defects)
             if content_type == "text/plain" and not parsed.text:
+                if (part.get_param("format") or "").lower() == "flowed":
+                    text = unflow(text, delsp=(part.get_param("delsp") or "").lower() == "yes")
                 parsed.text = text.replace("\r\n", "\n").strip("\n")
             elif content_type == "text/html" and not parsed.html:
                 parsed.html = text
@@ -300,6 +321,31 @@ def _walk(message: Message, parsed: ParsedEmail) -> None:
             )
         )
     _forwarded(message, parsed)
+
+
+def unflow(text: str, *, delsp: bool = False) -> str:
+    """RFC 3676 ``format=flowed`` text (Thunderbird, Apple Mail) with its soft line breaks joined again.
+
+    A line that ends in a space continues on the next line of the same quote depth; a leading space is
+    stuffing; ``-- `` is the signature line, never a soft break."""
+    out: list[str] = []
+    depths: list[int] = []
+    joining = False
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]
+        soft = content.endswith(" ") and content != "-- "
+        if soft and delsp:
+            content = content[:-1]
+        if joining and depths and depths[-1] == depth:
+            out[-1] += content
+        else:
+            out.append((">" * depth + " " if depth else "") + content)
+            depths.append(depth)
+        joining = soft
+    return "\n".join(line.rstrip() if line != "-- " else line for line in out)
 
 
 def _forwarded(message: Message, parsed: ParsedEmail) -> None:
@@ -416,6 +462,8 @@ class _TextMaker(HTMLParser):
             self.line_depth = self.quote_depth
         elif tag in self.PARAGRAPHS:
             self._newline(paragraph=True)
+        elif tag == "br" and not self.lines[-1].strip() and len(self.lines) > 1:
+            self.lines.append("")  # a <br> on an empty line is a blank line (Outlook's and Gmail's <div><br></div>)
         elif tag in self.BLOCKS:
             self._newline()
         if tag == "li":

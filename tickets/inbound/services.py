@@ -335,7 +335,7 @@ def _attachments(parsed: ParsedEmail) -> tuple[list[Any], list[str]]:
 def _body(parsed: ParsedEmail, refused: list[str]) -> str:
     text = reply_text(parsed.text) or "(This e-mail has no text.)"
     if refused:
-        text += "\n\n(Attachments not kept: " + "; ".join(refused) + ".)"
+        text += "\n\n(Attachments not kept: " + "; ".join(r.rstrip(".") for r in refused) + ".)"
     return text
 
 
