@@ -111,20 +111,28 @@ def test_the_message_goes_to_the_mailbox_of_its_recipient_and_a_reply_address_is
     assert InboundEmail.objects.get().mailbox == other
 
 
-def test_a_message_for_no_webhook_mailbox_is_refused_so_the_service_retries(client: Client, mailbox):
+def test_a_message_for_no_webhook_mailbox_is_a_503_so_the_service_retries(client: Client, mailbox):
     Mailbox.objects.create(address="imap@webhook.example", queue=mailbox.queue, source=Mailbox.Source.IMAP)
-    client.raise_request_exception = False
     for address in ("nobody@webhook.example", "imap@webhook.example"):
         response = post_mailgun(client, mailgun_form(raw_mail(to=address), recipient=address))
-        assert response.status_code == 500
+        assert response.status_code == 503
+        assert response.json() == {"message": "The message is for no mailbox here.", "extra": {}}
     assert not InboundEmail.objects.exists()
 
 
-def test_without_a_webhook_secret_nothing_is_stored(client: Client, mailbox, settings):
+def test_without_a_webhook_secret_the_webhooks_are_404_and_store_nothing(client: Client, mailbox, settings):
     settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}  # signed, but no basic auth configured
-    client.raise_request_exception = False
     response = client.post("/inbound/anymail/mailgun/inbound_mime/", mailgun_form(raw_mail()))
-    assert response.status_code == 500
+    assert response.status_code == 404
+    postmark = client.post(POSTMARK, json.dumps(postmark_payload(raw_mail())), content_type="application/json")
+    assert postmark.status_code == 404
+    assert not InboundEmail.objects.exists()
+
+
+def test_a_service_whose_key_is_not_set_is_404(client: Client, mailbox, settings):
+    settings.ANYMAIL = {"WEBHOOK_SECRET": ["anymail:s3cret-hook"]}  # no Mailgun signing key: it cannot be checked
+    response = post_mailgun(client, mailgun_form(raw_mail()))
+    assert response.status_code == 404
     assert not InboundEmail.objects.exists()
 
 

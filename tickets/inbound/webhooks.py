@@ -10,12 +10,15 @@ that retries, or posts the same message twice, adds nothing), processed by the w
 
 The mailbox is the one whose address the message was delivered to: the envelope recipient the service
 reports, else ``Delivered-To``/``X-Original-To``, else ``To``/``Cc``; a ticket's reply address
-(``support+t42-...@``) is its mailbox's. Only active mailboxes set to arrive by webhook take it. A post
-for no such mailbox, or one that arrives while ``ANYMAIL_WEBHOOK_SECRET`` is unset, raises: anymail
-answers 500 and the service keeps the message and retries, so nothing is lost to a misconfiguration.
+(``support+t42-...@``) is its mailbox's. Only active mailboxes set to arrive by webhook take it.
 
-The views are anymail's, each wrapped (``anymail_urlpatterns``) to read the post with the mail endpoints'
-own size limit rather than Django's form limit (``tickets.inbound.bodies``): a 413 over it.
+The views are anymail's, each wrapped (``anymail_urlpatterns``): while ``ANYMAIL_WEBHOOK_SECRET`` is unset,
+or a service's own key is (Mailgun's signing key), its URL is a 404 and nothing is stored, since for
+Postmark, SendGrid and SES basic auth is the only proof that a post came from them; a post is read with
+the mail endpoints' own size limit, not Django's form limit (``tickets.inbound.bodies``), a 413 over it;
+a message for no webhook mailbox is a 503, so that the service keeps it and retries (nothing is lost to a
+mailbox not set up yet). Mailgun's signature carries a timestamp that anymail does not bound, so a signed
+post can be replayed: it stores nothing new, being the same Message-ID.
 """
 
 from __future__ import annotations
@@ -51,23 +54,39 @@ def anymail_urlpatterns() -> tuple[list[URLPattern], str]:
     from anymail import urls  # noqa: PLC0415  (its views read settings when the URLconf loads)
 
     return [
-        URLPattern(p.pattern, _large_bodies(p.callback), p.default_args, p.name)
+        URLPattern(p.pattern, _inbound_webhook(p.callback), p.default_args, p.name)
         for p in urls.urlpatterns
         if isinstance(p, URLPattern)
     ], urls.app_name
 
 
-def _large_bodies(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def _inbound_webhook(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """anymail's view, behind the answers that are ours: 404 while webhooks (or this service) are not
+    configured, 413 over the size limit, 503 for a message to no webhook mailbox (the service retries)."""
+
     @wraps(view)  # keeps anymail's csrf_exempt and login_not_required marks
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.ANYMAIL.get("WEBHOOK_SECRET"):
+            return _error("Inbound e-mail webhooks are not configured here.", 404)
         if request.method == "POST":
             try:
                 request_body_load(request)
             except BodyTooLarge as exc:
-                return JsonResponse({"message": str(exc), "extra": {}}, status=413)
-        return view(request, *args, **kwargs)
+                return _error(str(exc), 413)
+        try:
+            return view(request, *args, **kwargs)
+        except ImproperlyConfigured:  # e.g. Mailgun's signing key unset: anymail refuses to check its posts
+            log.exception("an inbound webhook is not configured: %s", request.path)
+            return _error("This e-mail service's webhook is not configured here.", 404)
+        except UnknownRecipient as exc:
+            log.warning("%s", exc)
+            return _error("The message is for no mailbox here.", 503)
 
     return wrapper
+
+
+def _error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"message": message, "extra": {}}, status=status)
 
 
 def anymail_inbound_received(sender: object, event: Any, esp_name: str, **kwargs: object) -> None:
