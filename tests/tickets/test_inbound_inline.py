@@ -129,3 +129,35 @@ def test_an_inline_image_that_fails_the_upload_rules_is_not_kept_and_shows_its_n
     assert message.body.startswith("The export button is grey:\n\n[button grey]\n\nAda")
     assert "Attachments not kept: image001.png" in message.body
     assert "<img" not in message.body_html
+
+
+def test_the_requesters_signed_link_shows_the_image_without_an_account(receive):
+    from tickets.services.requests import request_link
+
+    ticket = receive(inline_mail())
+    attachment = Attachment.objects.get()
+    anonymous = Client()
+    page_url = request_link(ticket=ticket)
+    page = anonymous.get(page_url)
+    assert page.status_code == 200
+    (source,) = re.findall(r'<img src="([^"]+)"', page.content.decode())
+    assert urljoin(page_url, source) == f"{page_url}attachments/{attachment.pk}/"
+    image = anonymous.get(urljoin(page_url, source))
+    assert image.status_code == 200
+    assert b"".join(image.streaming_content) == PNG
+
+
+def test_the_image_follows_its_message_into_the_ticket_it_is_merged_into(receive, mailbox):
+    from tests.tickets.factories import make_ticket
+    from tickets.services import ticket_merge
+
+    source = receive(inline_mail())
+    target = make_ticket(queue=mailbox.queue, requester=source.requester, subject="Older")
+    agent = AgentFactory()
+    QueueMembershipFactory(queue=mailbox.queue, agent=agent)
+    ticket_merge(source=source, target=target, actor=agent)
+    client = Client()
+    client.force_login(agent)
+    page_url = f"/agent/tickets/{target.pk}/"
+    (image_source,) = re.findall(r'<img src="([^"]+)" alt="button grey">', client.get(page_url).content.decode())
+    assert client.get(urljoin("http://testserver" + page_url, image_source)).status_code == 200
