@@ -78,6 +78,8 @@ def test_a_corpus_message(name, world, django_capture_on_commit_callbacks):
         assert inbound.ticket.subject == expected["subject"]
     if "sender" in expected:
         assert inbound.sender == expected["sender"]
+    if "requester_name" in expected:
+        assert inbound.ticket.requester.name == expected["requester_name"]
     if "attachments" in expected:
         names = list(inbound.ticket_message.attachments.values_list("filename", flat=True))
         assert names == expected["attachments"]

@@ -252,3 +252,14 @@ def test_a_multipart_without_its_boundary_is_read_with_the_one_its_body_uses():
     assert "multipart without its boundary: read with --b1" in parsed.defects
     no_parts = email_parse(_raw("From: a@example.com\nSubject: x\nContent-Type: multipart/mixed", b"Just text.\r\n"))
     assert no_parts.text == "Just text."
+
+
+@pytest.mark.parametrize(
+    ("encoding", "subject", "name"),
+    [("utf-8", "Größe der Rechnung", "Zoë Müller"), ("cp1252", "Problème d'accès", "René Lefèvre")],
+    ids=["rfc6532-utf8", "cp1252"],
+)
+def test_raw_8bit_headers_are_decoded_like_a_body(encoding, subject, name):
+    raw = f"From: {name} <x@math.example>\r\nSubject: {subject}\r\n\r\nHallo\r\n".encode(encoding)
+    parsed = email_parse(raw)
+    assert (parsed.subject, parsed.sender) == (subject, Address("x@math.example", name))

@@ -30,7 +30,7 @@ import email.errors
 import email.policy
 import re
 from dataclasses import dataclass, field
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from html.parser import HTMLParser
@@ -169,6 +169,10 @@ def _header(message: Message, name: str, parsed: ParsedEmail) -> str:
 
 
 def _decoded(value: object, name: str, parsed: ParsedEmail) -> str:
+    if isinstance(value, Header):
+        # raw 8-bit bytes in a header (RFC 6532 UTF-8, or a client's local charset): the stdlib keeps them as
+        # "unknown-8bit" and would print them as replacement characters; decode them as a body would be
+        return " ".join(_decode_words_leniently(value).split())
     value = str(value)
     try:
         return str(make_header(decode_header(value)))
