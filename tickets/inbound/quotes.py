@@ -7,10 +7,14 @@ before its verb, the RFC 3676 signature delimiter (``-- ``, which the library ke
 my phone" lines of mobile clients, and a trailing block of ``>`` lines.
 
 Outlook's header block above the quote (``From:``/``Sent:`` and its translations, e.g. Spanish
-``De:``/``Enviado el:``, which the library misses) is cut too. A forwarded message is not a quote: the
-forwarded text is what the customer wants us to read, so everything from the forward line on
-(``---------- Forwarded message ---------``, Apple Mail's ``Begin forwarded message:``, ...) is kept whole
-unless a reply header stands above it (then it is part of the quoted thread).
+``De:``/``Enviado el:``, or French ``De :`` with a non-breaking space before the colon, which the library
+misses) is cut too, with the rule Outlook draws above it and its "Get Outlook for iOS" line in each
+language (``tests/tickets/corpus`` has each as a message).
+
+A forwarded message is not a quote: the forwarded text is what the customer wants us to read, so
+everything from the forward line on (``---------- Forwarded message ---------``, Apple Mail's ``Begin
+forwarded message:``, ...) is kept whole unless a reply header stands above it (then it is part of the
+quoted thread).
 
 When cutting would leave nothing (a reply written under the quote, or a message that is only a
 quote), the whole text is the answer: showing too much beats losing what the customer wrote.
@@ -36,8 +40,8 @@ _ORIGINAL = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _OUTLOOK_HEADER = re.compile(
-    r"^[ \t]*\*?(From|Von|De|Da|Van)[ \t]?:\*?[^\n]*\n"
-    r"[ \t]*\*?(Sent|Gesendet|Envoyé|Enviado|Enviado el|Inviato|Verzonden)[ \t]?:",
+    r"^[ \t]*\*?(From|Von|De|Da|Van)[ \t\u00a0\u202f]?:\*?[^\n]*\n"  # French Outlook: "De\u00a0:"
+    r"[ \t]*\*?(Sent|Gesendet|Envoyé|Enviado|Enviado el|Inviato|Verzonden)[ \t\u00a0\u202f]?:",
     re.IGNORECASE | re.MULTILINE,
 )
 _FORWARDED = re.compile(
@@ -49,7 +53,8 @@ _FORWARDED = re.compile(
 _SIGNATURE = re.compile(r"^--[ \t]*$", re.MULTILINE)
 _MOBILE = re.compile(
     r"^[ \t]*(Sent from my \w+|Sent from (Mail|Outlook) for \w+|Get Outlook for \w+|Von meinem \w+ gesendet"
-    r"|Gesendet von meinem \w+|Envoyé de mon \w+|Enviado desde mi \w+|Inviato da \w+)[^\n]*$",
+    r"|Gesendet von meinem \w+|Outlook für \w+ beziehen|Envoyé de mon \w+|Télécharger Outlook pour \w+"
+    r"|Enviado desde mi \w+|Obtener Outlook para \w+|Inviato da \w+)[^\n]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -78,8 +83,11 @@ def reply_text(text: str) -> str:
     return new if new else full.strip()
 
 
+_RULE = re.compile(r"^[ \t]*[_\-=]{5,}[ \t]*$")  # the line Outlook draws above its header block
+
+
 def _without_trailing_quote(text: str) -> str:
     lines = text.rstrip().split("\n")
-    while lines and (lines[-1].startswith(">") or not lines[-1].strip()):
+    while lines and (lines[-1].startswith(">") or not lines[-1].strip() or _RULE.match(lines[-1])):
         lines.pop()
     return "\n".join(lines)
