@@ -23,13 +23,16 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 32
 HTML_PAGE = b"<html><script>alert(1)</script></html>"
 
 
-def inline_mail(*, image=PNG, html=None, sender="Ada Lovelace <ada@math.example>"):
+def inline_mail(*, image=PNG, html=None, sender="Ada Lovelace <ada@math.example>", to=SUPPORT,
+                message_id="<inline-1@math.example>", headers=None):  # fmt: skip
     """An Outlook-style message: plain and HTML alternatives, the screenshot related to the HTML."""
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = SUPPORT
+    message["To"] = to
     message["Subject"] = "Export button"
-    message["Message-ID"] = "<inline-1@math.example>"
+    message["Message-ID"] = message_id
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content("The export button is grey:\n\n[cid:image001.png@01DB4F2A.5C3E8B90]\n\nAda")
     message.add_alternative(
         html
@@ -161,3 +164,29 @@ def test_the_image_follows_its_message_into_the_ticket_it_is_merged_into(receive
     page_url = f"/agent/tickets/{target.pk}/"
     (image_source,) = re.findall(r'<img src="([^"]+)" alt="button grey">', client.get(page_url).content.decode())
     assert client.get(urljoin("http://testserver" + page_url, image_source)).status_code == 200
+
+
+def test_an_agents_public_e_mail_reply_goes_on_to_the_customer_without_image_references(receive, mailbox):
+    from customers.models import Delivery
+    from tickets.inbound.addresses import reply_address
+
+    ticket = receive(inline_mail())
+    agent = AgentFactory(email="alex@support.example")
+    QueueMembershipFactory(queue=mailbox.queue, agent=agent)
+    # Alex answers from Outlook: the signature's logo is an inline image; the receiving server vouches for him
+    raw = inline_mail(
+        sender="Alex <alex@support.example>",
+        to=reply_address(mailbox_address=SUPPORT, ticket_id=ticket.pk),
+        message_id="<agent-1@support.example>",
+        headers={"Authentication-Results": "mx.example; dkim=pass header.d=support.example"},
+    )
+    assert receive(raw) == ticket
+
+    message = ticket.messages.order_by("id").last()
+    assert (message.author_user, message.is_internal) == (agent, False)
+    assert message.body == "The export button is grey:\n\nAda"  # the image is not referenced
+    assert list(message.attachments.values_list("filename", flat=True)) == ["image001.png"]
+    sent = Delivery.objects.get(idempotency_key=f"ticket:{ticket.pk}:message:{message.pk}")
+    assert "cid:" not in sent.body
+    assert "attachments/" not in sent.body
+    assert "<img" not in sent.html_body

@@ -14,6 +14,10 @@ an image only where they may see its ticket. The URL names no ticket, so it stil
 moves the message. nh3 keeps relative URLs already (its scheme allow-list is for absolute ones) and CSP's
 ``img-src 'self'`` covers them: the sanitizer allows nothing new. A reference whose image was refused or
 is missing becomes its name in brackets (the message's note lists the refused attachments).
+
+An agent's public reply by e-mail goes on to the customer as e-mail, where neither a Markdown image nor a
+URL relative to our pages means anything (and Outlook puts the signature's logo inline): its references
+are taken out with ``inline_images_unlinked`` before it is saved, and its images stay attachments.
 """
 
 import re
@@ -44,3 +48,10 @@ def message_inline_images_link(*, message: Message, files: Sequence[Any]) -> Non
     message.body = _REFERENCE.sub(link, message.body)
     message.body_html = render_markdown(message.body)
     message.save(update_fields=["body", "body_html"])
+
+
+def inline_images_unlinked(text: str) -> str:
+    """The text without its ``cid:`` image references (the images stay the message's attachments)."""
+    if "](cid:" not in text:
+        return text
+    return re.sub(r"\n{3,}", "\n\n", _REFERENCE.sub("", text)).strip()

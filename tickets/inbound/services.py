@@ -39,7 +39,7 @@ from core.roles import is_agent
 from customers.models import Customer, Delivery
 from customers.services import customer_get_or_create, deliver, delivery_bounce
 from tickets.inbound.addresses import ticket_id_from_address
-from tickets.inbound.inline import message_inline_images_link
+from tickets.inbound.inline import inline_images_unlinked, message_inline_images_link
 from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
 from tickets.inbound.parsing import Address, ParsedEmail, email_parse
 from tickets.inbound.quotes import reply_text
@@ -387,6 +387,8 @@ def _agent_reply(inbound: InboundEmail, ticket: Ticket, agent: Any, parsed: Pars
             "(Sent by e-mail from this agent's address, but the receiving server could not verify the sender, "
             "so it was kept as an internal note and not sent to the customer.)\n\n" + body
         )
+    if verified:  # e-mailed on to the customer, where an image reference means nothing
+        body = inline_images_unlinked(body)
     message = ticket_reply(ticket=ticket, author=agent, body=body, attachments=files, internal=not verified)
     message_inline_images_link(message=message, files=files)
     _remember(inbound.message_id, ticket)
