@@ -46,7 +46,7 @@ class RawEmailParser(BaseParser):
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> bytes:
         try:
-            return read_limited(stream) if stream is not None else b""
+            return read_limited(stream, limit=inbound_request_max_bytes()) if stream is not None else b""
         except BodyTooLarge as exc:  # a body longer than its Content-Length said: read no further
             raise PayloadTooLarge(str(exc)) from exc
 
@@ -71,8 +71,9 @@ class InboundEmailApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        if declared_length(request) > inbound_request_max_bytes():  # refused before a byte of it is read
-            raise PayloadTooLarge(str(BodyTooLarge()))
+        limit = inbound_request_max_bytes()
+        if declared_length(request) > limit:  # refused before a byte of it is read
+            raise PayloadTooLarge(str(BodyTooLarge(limit)))
         address = (request.query_params.get("mailbox") or "").strip().lower()
         mailbox = mailbox_for_address(address=address) if address else mailbox_default()
         if mailbox is None:

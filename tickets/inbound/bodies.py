@@ -5,7 +5,9 @@ multipart form's fields over it is a 400: an ordinary 10 MB e-mail, posted raw t
 ``body-mime`` field or inside Postmark's JSON, would be refused. The endpoints that take mail read the
 stream themselves, up to the message size limit plus headroom, so that a message a little over
 ``INBOUND_MAX_BYTES`` is still stored raw and opens a ticket that says it was too large (the worker's
-rule); only a body no mail server would relay is refused, with a 413, before it is read.
+rule); only a body no mail server would relay is refused, with a 413, before it is read. A service's
+webhook may take twice that: it wraps the message (Postmark's JSON carries it as ``RawEmail`` and again as
+its text, HTML and base64 attachments; Mailgun's form posts its text and HTML beside ``body-mime``).
 """
 
 import email
@@ -22,15 +24,15 @@ _CHUNK = 1024 * 1024
 
 
 class BodyTooLarge(Exception):
-    def __init__(self) -> None:
-        limit_mb = inbound_request_max_bytes() / 1024 / 1024
-        super().__init__(f"The message is larger than {limit_mb:.1f} MB, the most this endpoint takes.")
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The message is larger than {limit / 1024 / 1024:.1f} MB, the most this endpoint takes.")
 
 
-def inbound_request_max_bytes() -> int:
-    """The largest body an endpoint that takes mail reads: the message size limit and half of it again."""
+def inbound_request_max_bytes(*, wrapped: bool = False) -> int:
+    """The largest body an endpoint that takes mail reads: the message size limit and half of it again;
+    twice that for a service's webhook, whose post wraps the message (``wrapped``)."""
     limit: int = settings.HELPDESK["INBOUND_MAX_BYTES"]
-    return limit + limit // 2
+    return (limit + limit // 2) * (2 if wrapped else 1)
 
 
 def declared_length(request: HttpRequest) -> int:
@@ -40,24 +42,24 @@ def declared_length(request: HttpRequest) -> int:
         return 0
 
 
-def read_limited(stream: Any) -> bytes:
-    """All of ``stream``, or ``BodyTooLarge`` one byte past the limit (a body longer than it declared)."""
-    limit = inbound_request_max_bytes()
+def read_limited(stream: Any, *, limit: int) -> bytes:
+    """All of ``stream``, or ``BodyTooLarge`` one byte past ``limit`` (a body longer than it declared)."""
     chunks, size = [], 0
     while chunk := stream.read(min(_CHUNK, limit + 1 - size)):
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge
+            raise BodyTooLarge(limit)
     return b"".join(chunks)
 
 
 def request_body_load(request: HttpRequest) -> None:
-    """Read the body (``BodyTooLarge`` over the limit) so that ``request.body`` and ``request.POST`` and
-    ``FILES`` are there without Django's form limit; multipart forms are parsed by the e-mail package."""
-    if declared_length(request) > inbound_request_max_bytes():
-        raise BodyTooLarge
-    body = read_limited(request) if declared_length(request) else b""
+    """A webhook's post: read the body (``BodyTooLarge`` over the limit) so that ``request.body``,
+    ``request.POST`` and ``FILES`` are there without Django's form limit (multipart parsed by ``email``)."""
+    limit = inbound_request_max_bytes(wrapped=True)
+    if declared_length(request) > limit:
+        raise BodyTooLarge(limit)
+    body = read_limited(request, limit=limit) if declared_length(request) else b""
     request._body = body  # what HttpRequest.body would have read, without its DATA_UPLOAD check
     request._stream = io.BytesIO(body)
     if request.content_type == "multipart/form-data":
