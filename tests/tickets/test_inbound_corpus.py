@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from customers.models import Customer, Delivery
-from customers.services import deliver
+from customers.services import delivery_plan
 from tests.tickets.factories import QueueFactory, make_ticket
 from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
 from tickets.inbound.services import inbound_store
@@ -45,7 +45,7 @@ def world():
     Ticket.objects.filter(pk=ticket.pk).update(number=1042)
     MailThreadId.objects.create(message_id="reply-1042-1@helpdesk.localhost", ticket=ticket, outbound=True)
     gone = Customer.objects.create(email="gone@client.example", name="Gone")
-    sent = deliver(key="corpus:77", category="service", customer=gone, subject="[#1042] Export fails", body="x")
+    sent = delivery_plan(key="corpus:77", category="service", customer=gone, subject="[#1042] Export fails", body="x")
     Delivery.objects.filter(pk=sent.pk).update(status=Delivery.Status.SENT)
     ticket.refresh_from_db()
     return mailbox, ticket, sent
