@@ -21,7 +21,6 @@ from tickets.services.messages import (
     ticket_system_reply,
 )
 from tickets.services.queues import (
-    SAVED_VIEW_KEYS,
     queue_membership_set_available,
     queue_next_assignee,
     saved_view_create,
@@ -33,7 +32,6 @@ from tickets.services.ratings import ticket_rate
 from tickets.services.sla import sla_policy_for, sla_scan
 
 __all__ = [
-    "SAVED_VIEW_KEYS",
     "TRANSITIONS",
     "UNSET",
     "BulkResult",
