@@ -1,11 +1,7 @@
 """Reads of the tickets app. Every read is scoped by ``tickets_visible_to``; an invisible id is a 404.
 
-Visibility: managers and superusers see every ticket; agents the tickets in queues they are members of
-plus those assigned to them; a customer user whose address is confirmed the tickets they requested, plus
-their organization's where ``Customer.sees_organization_tickets`` (shared tickets on, and for a member by
-e-mail domain only, the organization's opt-in); an unconfirmed account only what it filed itself; anyone
-else nothing. Customers never see internal notes nor the
-audit trail.
+Who sees what is ``tickets.policies`` (its table: agents, requesters, CCs, colleagues where the organization
+shares, unconfirmed accounts). Customers never see internal notes nor the audit trail.
 
 The queue list is keyset-paginated over partial indexes for every sort it offers (see ``Ticket.Meta``);
 it never counts.
@@ -27,7 +23,7 @@ from core.pagination import Page, keyset_page
 from core.roles import is_agent, is_manager
 from core.tokens import TokenExpired, TokenInvalid
 from core.types import Viewer
-from customers.models import Customer, CustomerEvent
+from customers.models import CustomerEvent
 from customers.selectors import customer_ids_by_email_prefix, customer_recent_events
 from tickets.filters import BUILTIN_VIEWS, SORT_LABELS, TicketFilters
 from tickets.models import (
@@ -47,6 +43,7 @@ from tickets.models import (
     TicketEvent,
     TicketViewer,
 )
+from tickets.policies import agent_queue_ids, tickets_visible_to
 
 #: what a row of the queue page shows (``columns=`` of ``ticket_list``): loading only these halves the
 #: work of turning 50 rows into objects (a ticket has 15 date columns; a user row carries its password hash)
@@ -70,46 +67,6 @@ assert set(SORTS) == set(SORT_LABELS), "every sort the queue offers has its keys
 def _sla_key() -> Coalesce:
     """The expression of the SLA indexes: the next due time, tickets without one last."""
     return Coalesce("next_sla_due_at", Value(SLA_NEVER, output_field=DateTimeField()))
-
-
-def _queue_ids(viewer: User) -> list[int]:
-    cached = getattr(viewer, "_ticket_queue_ids", None)
-    if cached is None:
-        cached = sorted(QueueMembership.objects.filter(agent=viewer).values_list("queue_id", flat=True))
-        viewer._ticket_queue_ids = cached  # type: ignore[attr-defined]  # a per-request memo
-    return cached
-
-
-def _customer_of(viewer: User) -> Customer | None:
-    cached: Customer | None
-    if hasattr(viewer, "_ticket_customer"):
-        cached = viewer._ticket_customer
-    else:
-        cached = Customer.objects.select_related("organization").filter(user=viewer).first()
-        viewer._ticket_customer = cached  # type: ignore[attr-defined]  # a per-request memo
-    return cached
-
-
-def tickets_visible_to(viewer: Viewer | None) -> QuerySet[Ticket]:
-    """The one place ticket visibility is decided."""
-    if viewer is None or not viewer.is_authenticated or not viewer.is_active:
-        return Ticket.objects.none()
-    if is_manager(viewer):
-        return Ticket.objects.all()
-    if is_agent(viewer):
-        return Ticket.objects.filter(Q(queue_id__in=_queue_ids(viewer)) | Q(assignee=viewer))
-    if not viewer.email_verified:
-        # nothing of a customer record until the address is proven: only what this account filed itself,
-        # in its own address's name (a ticket an agent moved to another requester is not theirs any more)
-        own = Customer.objects.filter(email=viewer.email).values("pk")
-        return Ticket.objects.filter(submitted_by=viewer, requester__in=own)
-    customer = _customer_of(viewer)
-    if customer is None:
-        return Ticket.objects.none()
-    condition = Q(requester=customer)
-    if customer.sees_organization_tickets:
-        condition |= Q(organization_id=customer.organization_id)
-    return Ticket.objects.filter(condition)
 
 
 def _detail(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
@@ -200,7 +157,7 @@ def _view_condition(viewer: User, view: str, now: dt.datetime) -> Q:
     if view == "mine":
         return Q(assignee=viewer)
     if view == "unassigned":
-        queue_ids = _queue_ids(viewer)
+        queue_ids = agent_queue_ids(viewer)
         if queue_ids or not is_manager(viewer):
             return Q(assignee__isnull=True, queue_id__in=queue_ids)
         return Q(assignee__isnull=True)
@@ -441,7 +398,7 @@ def queues_for(*, viewer: Viewer) -> QuerySet[Queue]:
     if is_manager(viewer):
         return Queue.objects.filter(is_active=True)
     if is_agent(viewer):
-        return Queue.objects.filter(pk__in=_queue_ids(viewer), is_active=True)
+        return Queue.objects.filter(pk__in=agent_queue_ids(viewer), is_active=True)
     return Queue.objects.none()
 
 

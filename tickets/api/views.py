@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import PermissionDenied
@@ -29,6 +30,7 @@ from tickets.api.serializers import (
 )
 from tickets.filters import BUILTIN_VIEWS, SORT_LABELS, TicketFilters
 from tickets.models import Channel
+from tickets.policies import Action, ticket_access
 from tickets.selectors import agent_by_email, ticket_get_for, ticket_list, ticket_thread
 from tickets.services import ticket_create, ticket_customer_reply, ticket_merge, ticket_reply, ticket_update
 from tickets.services.requests import request_submit
@@ -222,8 +224,12 @@ class TicketMessagesApi(APIView):
         else:
             if data["internal"] or data.get("status"):
                 raise ApplicationError("Customers cannot add notes or set the status.", {"internal": "agents only"})
+            # as whom: themselves (requester, CC, colleague), or the requester for an unconfirmed account's own
+            access = ticket_access(ticket=ticket, user=request.user)
+            if not access.may(Action.REPLY) or access.customer is None:
+                raise Http404("No such ticket.")
             message = ticket_customer_reply(
-                ticket=ticket, body=data["body"], customer=customer_for_user(user=request.user), channel=Channel.API
+                ticket=ticket, body=data["body"], customer=access.customer, channel=Channel.API
             )
         return Response(_message_out(request, message), status=status.HTTP_201_CREATED)
 

@@ -255,9 +255,9 @@ def _process(inbound: InboundEmail, now: dt.datetime) -> str:
             why += "; told the sender (at most once a day)"
         return _done(inbound, InboundEmail.State.IGNORED, why)
     if ticket is not None:
-        from tickets.services import ticket_customer_may_reply  # noqa: PLC0415
+        from tickets.policies import Action, ticket_may  # noqa: PLC0415
 
-        if ticket_customer_may_reply(ticket=ticket, customer=customer):
+        if ticket_may(ticket=ticket, customer=customer, action=Action.REPLY):
             return _customer_reply(inbound, ticket, customer, parsed, how)
         return _new_ticket(inbound, customer, parsed, mentions=ticket)
     return _new_ticket(inbound, customer, parsed)

@@ -15,7 +15,6 @@ from tickets.services.lifecycle import (
 from tickets.services.macros import macro_apply, macro_context, macro_render
 from tickets.services.merging import message_split, ticket_merge
 from tickets.services.messages import (
-    ticket_customer_may_reply,
     ticket_customer_reply,
     ticket_reply,
     ticket_system_reply,
@@ -49,7 +48,6 @@ __all__ = [
     "sla_scan",
     "ticket_assign",
     "ticket_create",
-    "ticket_customer_may_reply",
     "ticket_customer_reply",
     "ticket_merge",
     "ticket_rate",
