@@ -183,3 +183,15 @@ def test_the_services_refuse_a_cc_solving_or_rating_and_change_nothing():
         ticket_rate(ticket=ticket, score="good", customer=cc)
     ticket.refresh_from_db()
     assert (ticket.status, ticket.events.filter(kind="rated").exists()) == ("solved", False)
+
+
+def test_an_agent_cannot_reply_in_the_help_center_as_the_requester(client):
+    agent = AgentFactory()
+    queue = QueueFactory()
+    QueueMembershipFactory(queue=queue, agent=agent)
+    ticket = make_ticket(queue=queue)
+    client.force_login(agent)
+    assert client.get(reverse("help-request-detail", args=[ticket.pk])).status_code == 200  # they see it
+    response = client.post(reverse("help-request-reply", args=[ticket.pk]), {"body": "Posing as the customer"})
+    assert response.status_code == 404
+    assert not Message.objects.filter(body="Posing as the customer").exists()
