@@ -20,7 +20,7 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from core.models import User
 from core.pagination import Page, keyset_page
-from core.roles import is_agent, is_manager
+from core.roles import AGENTS, MANAGERS, is_agent, is_manager
 from core.tokens import TokenExpired, TokenInvalid
 from core.types import Viewer
 from customers.models import CustomerEvent
@@ -455,11 +455,12 @@ def queues_active() -> QuerySet[Queue]:
 
 def agents_active() -> QuerySet[User]:
     """Active agents and managers: who a ticket can be assigned to."""
-    return User.objects.filter(is_active=True, groups__name__in=["Agents", "Managers"]).distinct().order_by("name")
+    return User.objects.filter(is_active=True, groups__name__in=[AGENTS, MANAGERS]).distinct().order_by("name")
 
 
-def agent_by_email(*, email: str) -> Any:
-    """The active agent with this e-mail, or None."""
+def agent_by_email(*, email: str) -> User | None:
+    """The active agent (or manager) with this e-mail, or None: the one lookup of an agent by address (the
+    bulk "assign to", the API's ``assignee_email``, mail from an agent)."""
     return agents_active().filter(email=email.strip().lower()).first()
 
 
@@ -469,7 +470,7 @@ def agent_by_email(*, email: str) -> Any:
 def team_list() -> QuerySet[User]:
     """Agents and managers with their groups and queues (three queries, whatever the team's size)."""
     return (
-        User.objects.filter(groups__name__in=["Agents", "Managers"])
+        User.objects.filter(groups__name__in=[AGENTS, MANAGERS])
         .distinct()
         .prefetch_related(
             "groups", Prefetch("queue_memberships", queryset=QueueMembership.objects.select_related("queue"))

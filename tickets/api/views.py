@@ -14,7 +14,6 @@ from core.api.throttling import RateLimitThrottle
 from core.exceptions import ApplicationError
 from core.roles import is_agent
 from customers.selectors import customer_for_user
-from customers.services import customer_get_or_create
 from tickets.api.serializers import (
     CustomerMessageOutputSerializer,
     CustomerTicketCreateInputSerializer,
@@ -141,9 +140,9 @@ class TicketListApi(APIView):
         data = serializer.validated_data
         if not data.get("requester_email"):
             raise ApplicationError("Name the requester.", {"requester_email": "required for agents"})
-        requester, _ = customer_get_or_create(email=data["requester_email"], name=data["requester_name"])
-        ticket = ticket_create(
-            requester=requester,
+        ticket = ticket_create(  # the requester's record is found or created with the ticket, or not at all
+            requester_email=data["requester_email"],
+            requester_name=data["requester_name"],
             subject=data["subject"],
             body=data["body"],
             actor=request.user,
