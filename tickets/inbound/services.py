@@ -245,7 +245,9 @@ def _process(inbound: InboundEmail, now: dt.datetime) -> str:
         else:
             kind = "bulk" if parsed.bulk else "automatic reply"
             return _done(inbound, InboundEmail.State.IGNORED, f"ignored: {kind} ({parsed.automated})")
-    agent = _agent(sender.email)
+    from tickets.selectors import agent_by_email  # noqa: PLC0415  (as the other tickets modules here)
+
+    agent = agent_by_email(email=sender.email)
     if ticket is not None and agent is not None:
         return _agent_reply(inbound, ticket, agent, parsed, how)
     customer = _customer(mailbox, sender)
@@ -256,9 +258,9 @@ def _process(inbound: InboundEmail, now: dt.datetime) -> str:
             why += "; told the sender (at most once a day)"
         return _done(inbound, InboundEmail.State.IGNORED, why)
     if ticket is not None:
-        from tickets.services import ticket_customer_may_reply  # noqa: PLC0415
+        from tickets.policies import Action, ticket_may  # noqa: PLC0415
 
-        if ticket_customer_may_reply(ticket=ticket, customer=customer):
+        if ticket_may(ticket=ticket, customer=customer, action=Action.REPLY):
             return _customer_reply(inbound, ticket, customer, parsed, how)
         return _new_ticket(inbound, customer, parsed, mentions=ticket)
     return _new_ticket(inbound, customer, parsed)
@@ -298,12 +300,6 @@ def _our_addresses() -> set[str]:
 def _is_ours(address: str, ours: set[str]) -> bool:
     local, _, domain = address.partition("@")
     return address in ours or f"{local.split('+', 1)[0]}@{domain}" in ours
-
-
-def _agent(address: str) -> Any:
-    from tickets.selectors import agent_by_email  # noqa: PLC0415
-
-    return agent_by_email(email=address)
 
 
 def _customer(mailbox: Mailbox, sender: Address) -> Customer | None:
