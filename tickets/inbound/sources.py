@@ -26,7 +26,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tickets.inbound.models import InboundEmail, Mailbox
-from tickets.inbound.services import inbound_store
+from tickets.inbound.services import inbound_enqueue, inbound_store
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +102,20 @@ def _poll_folder(mailbox: Mailbox) -> int:
     count = 0
     deadline = time.monotonic() + POLL_BUDGET_SECONDS
     while time.monotonic() < deadline and (batch := sorted(folder.glob("*.eml"))[:POLL_BATCH]):
-        for path in batch:
-            raw = path.read_bytes()
-            if raw.strip():
-                inbound_store(mailbox=mailbox, raw=raw, via=InboundEmail.Via.FOLDER)
-                count += 1
-            shutil.move(str(path), done / path.name)  # only once the row is committed
+        new: list[int] = []
+        try:
+            for path in batch:
+                raw = path.read_bytes()
+                if raw.strip():
+                    inbound, created = inbound_store(
+                        mailbox=mailbox, raw=raw, via=InboundEmail.Via.FOLDER, enqueue=False
+                    )
+                    count += 1
+                    if created:
+                        new.append(inbound.pk)
+                shutil.move(str(path), done / path.name)  # only once the row is committed
+        finally:
+            inbound_enqueue(inbound_ids=new)  # processed in batches, not one task a message
     return count
 
 
@@ -169,17 +177,23 @@ def _poll_imap(mailbox: Mailbox) -> int:
 
 def _import_batch(box: Any, mailbox: Mailbox, uids: list[str]) -> int:
     count = 0
-    for uid in uids:
-        raw = _fetch_raw(box, uid)
-        if raw is None:
-            continue
-        inbound_store(mailbox=mailbox, raw=raw, via=InboundEmail.Via.IMAP)
-        count += 1
-        # the row is committed: now the server may forget the message
-        if mailbox.after_import == Mailbox.AfterImport.MOVE and mailbox.move_to_folder:
-            box.move(uid, mailbox.move_to_folder)
-        elif mailbox.after_import == Mailbox.AfterImport.DELETE:
-            box.delete(uid)
-        else:
-            box.flag(uid, "\\Seen", True)
+    new: list[int] = []
+    try:
+        for uid in uids:
+            raw = _fetch_raw(box, uid)
+            if raw is None:
+                continue
+            inbound, created = inbound_store(mailbox=mailbox, raw=raw, via=InboundEmail.Via.IMAP, enqueue=False)
+            count += 1
+            if created:
+                new.append(inbound.pk)
+            # the row is committed: now the server may forget the message
+            if mailbox.after_import == Mailbox.AfterImport.MOVE and mailbox.move_to_folder:
+                box.move(uid, mailbox.move_to_folder)
+            elif mailbox.after_import == Mailbox.AfterImport.DELETE:
+                box.delete(uid)
+            else:
+                box.flag(uid, "\\Seen", True)
+    finally:  # what was stored is processed even when the connection broke half-way
+        inbound_enqueue(inbound_ids=new)
     return count
