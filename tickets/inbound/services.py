@@ -95,12 +95,8 @@ def _body_hash(raw: bytes) -> str:
     return hashlib.sha256(parts[1] if len(parts) == 2 else raw).hexdigest()
 
 
-def inbound_store(*, mailbox: Mailbox, raw: bytes, via: str, enqueue: bool = True) -> tuple[InboundEmail, bool]:
-    """Store one message, committed when this returns; (the row, whether it was new).
-
-    A new row's processing is enqueued when it commits; a source that stores many at a time passes
-    ``enqueue=False`` and hands their ids to ``inbound_enqueue`` in batches (the sweeper,
-    ``inbound_due_requeue``, catches a row whose enqueueing a crash prevented)."""
+def inbound_store(*, mailbox: Mailbox, raw: bytes, via: str) -> tuple[InboundEmail, bool]:
+    """Store one message, committed when this returns; (the row, whether it was new)."""
     if not raw.strip():
         raise ApplicationError("The message is empty.", {"message": "empty"})
     head = _head(raw)
@@ -119,9 +115,55 @@ def inbound_store(*, mailbox: Mailbox, raw: bytes, via: str, enqueue: bool = Tru
                 "subject": head.subject,
             },
         )
-        if created and enqueue:
+        if created:
             transaction.on_commit(lambda: _enqueue([inbound.pk]))
     return inbound, created
+
+
+def inbound_store_many(*, mailbox: Mailbox, raws: Sequence[bytes], via: str, enqueue: bool = True) -> list[int]:
+    """Store the messages a poll fetched, committed when this returns; the ids of the new rows.
+
+    One transaction of three statements (the keys known already, the insert, nothing else) instead of
+    a transaction of four per message: storing was a third of a poll's time. The same message twice (in
+    this call or stored before) is one row, as with ``inbound_store``; a concurrent store of one of them
+    makes the insert skip it, and a task for a row stored twice processes it once (the claim). The new
+    rows are enqueued when the transaction commits, one task a batch (``enqueue=False``: not at all)."""
+    if any(not raw.strip() for raw in raws):
+        raise ApplicationError("The message is empty.", {"message": "empty"})
+    rows = []
+    for raw in raws:
+        head = _head(raw)
+        rows.append(
+            InboundEmail(
+                mailbox=mailbox,
+                message_id=head.message_id,
+                body_hash=_body_hash(raw),
+                raw=raw,
+                size=len(raw),
+                via=via,
+                sender=head.sender,
+                subject=head.subject,
+            )
+        )
+    ids = {r.message_id for r in rows if r.message_id}
+    hashes = {r.body_hash for r in rows if not r.message_id}
+    keyed = Q(message_id__in=ids) | Q(message_id="", body_hash__in=hashes)
+    with transaction.atomic():
+        known = {_key(m, h) for m, h in mailbox.inbound_emails.filter(keyed).values_list("message_id", "body_hash")}
+        InboundEmail.objects.bulk_create(rows, ignore_conflicts=True)
+        new = sorted(
+            pk
+            for pk, m, h in mailbox.inbound_emails.filter(keyed).values_list("pk", "message_id", "body_hash")
+            if _key(m, h) not in known
+        )
+        if new and enqueue:
+            transaction.on_commit(lambda: inbound_enqueue(inbound_ids=new))
+    return new
+
+
+def _key(message_id: str, body_hash: str) -> tuple[str, str]:
+    """What makes a stored message the same one: its Message-ID, or its body's hash when it has none."""
+    return (message_id, "") if message_id else ("", body_hash)
 
 
 def inbound_enqueue(*, inbound_ids: Sequence[int]) -> None:
