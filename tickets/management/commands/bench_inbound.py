@@ -30,7 +30,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from customers.models import Customer
-from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
+from tickets.inbound.models import Mailbox, MailThreadId
 from tickets.inbound.sources import mailbox_poll
 from tickets.models import Queue, Ticket
 
@@ -77,7 +77,7 @@ class Command(BaseCommand):
             busy += time.monotonic() - t0
             time.sleep(max(0.0, options["poll_interval"] - (time.monotonic() - t0)))
         elapsed = time.monotonic() - started
-        self._report(options, landed, kinds, busy, elapsed)
+        self._report(options, mailbox, landed, busy, elapsed)
         shutil.rmtree(folder, ignore_errors=True)
 
     # set-up ------------------------------------------------------------------------------------------------
@@ -197,10 +197,11 @@ class Command(BaseCommand):
         finally:
             client.logout()
 
-    def _report(self, options: dict[str, Any], landed: dict[str, float], kinds: dict[str, str], busy: float,
+    def _report(self, options: dict[str, Any], mailbox: Mailbox, landed: dict[str, float], busy: float,
                 elapsed: float) -> None:  # fmt: skip
+        # this run's mailbox only: an earlier run's messages carry the same Message-IDs (the same seed)
         rows = list(
-            InboundEmail.objects.filter(message_id__in=list(landed)).values_list(
+            mailbox.inbound_emails.filter(message_id__in=list(landed)).values_list(
                 "message_id", "received_at", "processed_at", "state"
             )
         )
