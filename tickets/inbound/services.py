@@ -52,6 +52,8 @@ _SUBJECT_REFERENCE = re.compile(r"\[#(\d{1,12})\]")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _NAME_MAX: int = Customer._meta.get_field("name").max_length or 200
 _EMAIL_MAX: int = Customer._meta.get_field("email").max_length or 254
+#: messages up to this size are parsed with their batch (100 of them: 25 MB at most in memory)
+_PREPARSE_BYTES = 256 * 1024
 _PROCESSED_FIELDS = [
     "state", "outcome", "ticket", "ticket_message", "text", "automated", "suspicious", "processed_at", "attempts",
     "last_error",
@@ -218,6 +220,7 @@ def _process_chunk(ids: list[int], now: dt.datetime) -> dict[int, str]:
     claimed = list(
         InboundEmail.objects.select_for_update(skip_locked=True, of=("self",))  # not the mailbox's row
         .select_related("mailbox__queue")
+        .defer("raw")  # read below for the small ones; a large one's when its turn comes
         .filter(pk__in=ids, state__in=[InboundEmail.State.NEW, InboundEmail.State.FAILED])
         .order_by("pk")
     )
@@ -266,9 +269,17 @@ def _save_processed(rows: list[InboundEmail]) -> None:
         f"UPDATE {table} SET {sets} FROM unnest(%s::bigint[], {arrays}) AS v(id, {', '.join(columns)}) "  # noqa: S608
         f"WHERE {table}.id = v.id"
     )  # (names from the model)
-    values = [[r.pk for r in rows]] + [[getattr(r, f.attname) for r in rows] for f in fields]  # type: ignore[union-attr]
+    values = [[r.pk for r in rows]] + [[_storable(getattr(r, f.attname)) for r in rows] for f in fields]  # type: ignore[union-attr]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
+
+
+def _storable(value: Any) -> Any:
+    """Text PostgreSQL takes: a message's text can hold NUL characters or lone surrogates (8-bit headers),
+    and a row that cannot be written must not hold back the 99 others written with it."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+    return value
 
 
 @dataclass
@@ -298,21 +309,30 @@ class _Batch:
 
     @classmethod
     def read(cls, claimed: list[InboundEmail]) -> _Batch:
+        """Parse the batch's small messages (a large one is parsed in its turn, so a batch of 25 MB
+        messages never sits in memory at once) and read what they need."""
+        small = [i.pk for i in claimed if i.size <= _PREPARSE_BYTES]
+        parsed: dict[int, ParsedEmail] = {}
+        for pk, raw in InboundEmail.objects.filter(pk__in=small).values_list("pk", "raw") if small else []:
+            try:
+                parsed[pk] = email_parse(bytes(raw))
+            except Exception:  # noqa: S112 - parsed again in the message's savepoint, where it fails it alone
+                continue
+        batch = cls(parsed, _our_addresses(), {}, {}, {}, {}, {}, {})
+        batch.look_up(list(parsed.values()))
+        return batch
+
+    def look_up(self, messages: list[ParsedEmail]) -> None:
+        """What routing these messages reads: the tickets they name, the senders' agent and customer
+        records, and how many automatic answers those customers had this hour (a query each)."""
         from tickets.selectors import agents_active  # noqa: PLC0415
 
-        ours = _our_addresses()
-        parsed: dict[int, ParsedEmail] = {}
-        for inbound in claimed:
-            if inbound.size <= conf("INBOUND_MAX_BYTES"):
-                try:
-                    parsed[inbound.pk] = email_parse(bytes(inbound.raw))
-                except Exception:  # noqa: S112 - parsed again in the message's savepoint, where it fails it alone
-                    continue
+        ours = self.ours
         ticket_ids: set[int] = set()
         message_ids: set[str] = set()
         numbers: set[int] = set()
         senders: set[str] = set()
-        for message in parsed.values():
+        for message in messages:
             ticket_ids.update(_tagged_ticket_ids(message, ours))
             message_ids.update(message.thread_ids)
             if match := _SUBJECT_REFERENCE.search(message.subject):
@@ -322,36 +342,37 @@ class _Batch:
         thread_ids = dict(
             MailThreadId.objects.filter(message_id__in=message_ids).values_list("message_id", "ticket_id")
         ) if message_ids else {}  # fmt: skip
-        tickets: dict[int, Ticket] = {}
-        by_number: dict[int, Ticket] = {}
+        for message_id, ticket_id in thread_ids.items():
+            self.thread_ids.setdefault(message_id, ticket_id)  # a Message-ID the batch learned stays
         if ticket_ids or thread_ids or numbers:
             wanted = Q(pk__in={*ticket_ids, *thread_ids.values()}) | Q(number__in=numbers)
             for ticket in Ticket.objects.filter(wanted):
-                tickets[ticket.pk] = ticket
-                by_number[ticket.number] = ticket
-        agents = {a.email: a for a in agents_active().filter(email__in=senders)} if senders else {}
-        customers = {c.email: c for c in Customer.objects.filter(email__in=senders)} if senders else {}
+                self.tickets.setdefault(ticket.pk, ticket)
+                self.numbers.setdefault(ticket.number, ticket)
+        if not senders:
+            return
+        self.agents |= {a.email: a for a in agents_active().filter(email__in=senders)}
+        customers = {c.email: c for c in Customer.objects.filter(email__in=senders)}
+        self.customers = customers | self.customers
         since = timezone.now() - dt.timedelta(hours=1)
-        answered = (
-            dict(
-                Delivery.objects.filter(
-                    customer__in=[c.pk for c in customers.values()],
-                    created_at__gte=since,
-                    headers__has_key="Auto-Submitted",
-                )
+        new = [c.pk for c in customers.values() if c.pk not in self.answered]
+        if new:  # the (customer, created_at) index bounds it to these addresses' hour
+            counts = dict(
+                Delivery.objects.filter(customer__in=new, created_at__gte=since, headers__has_key="Auto-Submitted")
                 .values("customer")
                 .annotate(n=Count("id"))
                 .values_list("customer", "n")
             )
-            if customers
-            else {}
-        )  # fmt: skip  (the (customer, created_at) index bounds it to these addresses' hour)
-        return cls(parsed, ours, tickets, by_number, thread_ids, agents, customers, answered)
+            self.answered |= {pk: counts.get(pk, 0) for pk in new}
 
     def parse(self, inbound: InboundEmail) -> ParsedEmail:
-        """The message parsed once for the batch; one the batch could not parse fails here, in its savepoint."""
-        parsed = self.parsed.get(inbound.pk)
-        return parsed if parsed is not None else email_parse(bytes(inbound.raw))
+        """The message parsed once for the batch (and let go of: it may hold megabytes of attachments);
+        a large one, or one the batch could not parse, is parsed now, in its savepoint, where it fails alone."""
+        parsed = self.parsed.pop(inbound.pk, None)
+        if parsed is None:
+            parsed = email_parse(bytes(inbound.raw))
+            self.look_up([parsed])
+        return parsed
 
     def ticket(self, pk: int) -> Ticket:
         return self.tickets.get(pk) or Ticket.objects.get(pk=pk)
@@ -397,7 +418,7 @@ class _Batch:
 def _failed(inbound: InboundEmail, exc: Exception, now: dt.datetime) -> None:
     log.warning("inbound e-mail %s failed: %s", inbound.pk, exc, exc_info=True)
     inbound.attempts += 1
-    inbound.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    inbound.last_error = _storable(f"{type(exc).__name__}: {exc}"[:2000])
     if inbound.attempts >= conf("INBOUND_MAX_ATTEMPTS"):
         inbound.state = InboundEmail.State.QUARANTINED
         inbound.outcome = "quarantined after repeated failures: a manager can read and retry it"
@@ -708,6 +729,7 @@ def _too_large(inbound: InboundEmail, raw: bytes, batch: _Batch) -> str:
     head = email_parse(_HEADER_END.split(raw, 1)[0] + b"\r\n\r\n")
     if head.sender is None or _is_ours(head.sender.email, batch.ours):
         return _done(inbound, InboundEmail.State.IGNORED, "ignored: too large and without a usable sender")
+    batch.look_up([head])
     customer = _customer(mailbox, head.sender, batch)
     if customer is None:
         return _done(inbound, InboundEmail.State.IGNORED, "kept for managers: too large, from an unknown sender")
