@@ -1,12 +1,14 @@
 """E-mail in: store every message raw first, then route it to the right ticket or open a new one.
 
-``inbound_store`` is what every source calls (the API, the MTA pipe, IMAP polling, the drop folder).
-It commits the raw bytes before it returns, so a source marks a message as taken (an IMAP flag, a
-webhook's 200, a moved file) only once it is safe; the same message fetched or posted twice is stored
-once, keyed by its Message-ID per mailbox (a copy that gained a ``Received`` header is the same
-message), or by a hash of its body when it has no Message-ID.
+``inbound_store`` is what the pushing sources call (the API, the MTA pipe), ``inbound_store_many`` what
+the polls call (IMAP, the drop folder: up to ``INBOUND_PROCESS_BATCH`` a transaction). Both commit the
+raw bytes before they return, so a source marks a message as taken (an IMAP flag, a webhook's 200, a
+moved file) only once it is safe; the same message fetched or posted twice is stored once, keyed by its
+Message-ID per mailbox (a copy that gained a ``Received`` header is the same message), or by a hash of
+its body when it has no Message-ID.
 
-``inbound_process`` runs in a worker. Routing, in order: the signed reply address (``addresses``), the
+``inbound_process_batch`` runs in a worker, a batch of stored messages to a transaction (see there for
+why and how). Routing, in order: the signed reply address (``addresses``), the
 ``In-Reply-To``/``References`` ids of mail we sent or received on a ticket (``MailThreadId``), the
 ``[#1042]`` reference in the subject; otherwise a new ticket in the mailbox's queue. A matched ticket
 takes the message only from someone who may reply on it (the requester, a CC, a colleague who sees the
@@ -15,7 +17,7 @@ mentioned, and is never shown to that ticket's requester.
 
 A message that fails (bad MIME no parser survives, a database error) is retried with back-off
 (``INBOUND_MAX_ATTEMPTS``), then quarantined for managers with its raw source; it never holds up the
-messages behind it, because each is its own task and row.
+messages of its batch or behind it: each is routed in a savepoint of its own and retried on its own.
 """
 
 from __future__ import annotations
