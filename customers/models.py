@@ -1,3 +1,4 @@
+import functools
 import zoneinfo
 
 from django.conf import settings
@@ -8,8 +9,16 @@ from django.db.models.functions import Lower
 from django.utils import timezone as django_timezone
 
 
+@functools.cache
+def _known_timezones() -> frozenset[str]:
+    """``available_timezones()`` walks the whole tz database on disk (~600 files): 15-50 ms a call, which
+    was a third of the time e-mail in spent on a message from a new customer. The set changes only with
+    a tzdata upgrade, which comes with a restart."""
+    return frozenset(zoneinfo.available_timezones())
+
+
 def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if value not in _known_timezones():
         raise ValidationError(f"{value!r} is not a known time zone (for example Europe/Berlin).")
 
 

@@ -17,9 +17,18 @@ def autoclose() -> int:
 
 @shared_task(name="tickets.process_inbound_email", acks_late=True, reject_on_worker_lost=True)
 def process_inbound_email(inbound_id: int) -> str:
+    """One message (the name tasks already in the broker carry; new ones are ``process_inbound_emails``)."""
     from tickets.inbound.services import inbound_process  # noqa: PLC0415
 
     return inbound_process(inbound_id=inbound_id)
+
+
+@shared_task(name="tickets.process_inbound_emails", acks_late=True, reject_on_worker_lost=True)
+def process_inbound_emails(inbound_ids: list[int]) -> dict[str, int]:
+    from tickets.inbound.services import inbound_process_batch  # noqa: PLC0415
+
+    outcomes = inbound_process_batch(inbound_ids=inbound_ids)
+    return {"taken": len(outcomes), "failed": sum(o.startswith("failed:") for o in outcomes.values())}
 
 
 @shared_task(name="tickets.poll_mailboxes", acks_late=True, reject_on_worker_lost=True)

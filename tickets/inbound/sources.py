@@ -1,7 +1,8 @@
 """Where mail comes from when nobody pushes it to us: IMAP mailboxes and drop folders, polled by beat.
 
-Each message is stored (and committed) by ``inbound_store`` before the source is told it was taken:
-the IMAP flag, move or delete, or the file's move to ``processed/``. A crash between the two leaves
+Messages are stored (and committed) by ``inbound_store_many``, up to ``INBOUND_PROCESS_BATCH`` at a time,
+before the source is told they were taken: the IMAP flag, move or delete (one command for the chunk), or
+the files' move to ``processed/``. A crash between the two leaves
 the message at the source, and the next poll stores it again as the same row (its Message-ID), so
 nothing is lost and nothing is processed twice.
 
@@ -16,23 +17,26 @@ import logging
 import shutil
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
 from tickets.inbound.models import InboundEmail, Mailbox
-from tickets.inbound.services import inbound_store
+from tickets.inbound.services import inbound_store_many
 
 log = logging.getLogger(__name__)
 
 _LOCK_SECONDS = 300
 #: messages listed at a time; a poll goes on listing until the mailbox is empty or its time is up
 POLL_BATCH = 500
+#: messages stored in one transaction hold at most this many bytes between them (a message may be 25 MB)
+_STORE_BYTES = 32 * 1024 * 1024
 #: a poll of one mailbox stops taking new batches after this long (the lock is held for at most _LOCK_SECONDS)
 POLL_BUDGET_SECONDS = 240
 
@@ -102,13 +106,30 @@ def _poll_folder(mailbox: Mailbox) -> int:
     count = 0
     deadline = time.monotonic() + POLL_BUDGET_SECONDS
     while time.monotonic() < deadline and (batch := sorted(folder.glob("*.eml"))[:POLL_BATCH]):
-        for path in batch:
-            raw = path.read_bytes()
-            if raw.strip():
-                inbound_store(mailbox=mailbox, raw=raw, via=InboundEmail.Via.FOLDER)
-                count += 1
-            shutil.move(str(path), done / path.name)  # only once the row is committed
+        for chunk in _chunks(batch, lambda path: path.stat().st_size):
+            raws = [(path, path.read_bytes()) for path in chunk]
+            mail = [raw for _, raw in raws if raw.strip()]
+            if mail:
+                inbound_store_many(mailbox=mailbox, raws=mail, via=InboundEmail.Via.FOLDER)
+                count += len(mail)
+            for path, _ in raws:
+                shutil.move(str(path), done / path.name)  # only once the rows are committed
     return count
+
+
+def _chunks(items: list[Any], size_of: Callable[[Any], int]) -> Iterator[list[Any]]:
+    """Runs of at most ``INBOUND_PROCESS_BATCH`` items and ``_STORE_BYTES`` bytes (at least one item)."""
+    chunk: list[Any] = []
+    total = 0
+    for item in items:
+        size = size_of(item)
+        if chunk and (len(chunk) >= settings.HELPDESK["INBOUND_PROCESS_BATCH"] or total + size > _STORE_BYTES):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(item)
+        total += size
+    if chunk:
+        yield chunk
 
 
 # IMAP ---------------------------------------------------------------------------------------------------
@@ -168,18 +189,32 @@ def _poll_imap(mailbox: Mailbox) -> int:
 
 
 def _import_batch(box: Any, mailbox: Mailbox, uids: list[str]) -> int:
+    """Fetch, store and mark a listing's messages, a chunk at a time (``_STORE_BYTES`` bounds the memory)."""
     count = 0
+    chunk: list[tuple[str, bytes]] = []
+    size = 0
     for uid in uids:
         raw = _fetch_raw(box, uid)
-        if raw is None:
+        if not raw or not raw.strip():
             continue
-        inbound_store(mailbox=mailbox, raw=raw, via=InboundEmail.Via.IMAP)
-        count += 1
-        # the row is committed: now the server may forget the message
-        if mailbox.after_import == Mailbox.AfterImport.MOVE and mailbox.move_to_folder:
-            box.move(uid, mailbox.move_to_folder)
-        elif mailbox.after_import == Mailbox.AfterImport.DELETE:
-            box.delete(uid)
-        else:
-            box.flag(uid, "\\Seen", True)
+        chunk.append((uid, raw))
+        size += len(raw)
+        if len(chunk) >= settings.HELPDESK["INBOUND_PROCESS_BATCH"] or size >= _STORE_BYTES:
+            count += _import_chunk(box, mailbox, chunk)
+            chunk, size = [], 0
+    if chunk:
+        count += _import_chunk(box, mailbox, chunk)
     return count
+
+
+def _import_chunk(box: Any, mailbox: Mailbox, chunk: list[tuple[str, bytes]]) -> int:
+    inbound_store_many(mailbox=mailbox, raws=[raw for _, raw in chunk], via=InboundEmail.Via.IMAP)
+    # the rows are committed: now the server may forget the messages (one command for the chunk)
+    taken = [uid for uid, _ in chunk]
+    if mailbox.after_import == Mailbox.AfterImport.MOVE and mailbox.move_to_folder:
+        box.move(taken, mailbox.move_to_folder)
+    elif mailbox.after_import == Mailbox.AfterImport.DELETE:
+        box.delete(taken)
+    else:
+        box.flag(taken, "\\Seen", True)
+    return len(chunk)

@@ -1,11 +1,14 @@
 """Customer e-mail about tickets, planned as ``Delivery`` rows in the caller's transaction."""
 
+from collections.abc import Sequence
 from email.utils import formataddr, parseaddr
 
 from django.conf import settings
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 
 from customers.models import Customer
-from customers.services import delivery_message_id, delivery_plan
+from customers.services import DeliveryDraft, deliveries_plan, delivery_message_id, delivery_plan
 from tickets.inbound.addresses import reply_address
 from tickets.models import Mailbox, MailThreadId, Message, Ticket
 
@@ -41,17 +44,22 @@ def ticket_mailbox(ticket: Ticket) -> Mailbox | None:
 
 def _threading(ticket: Ticket, *, sender_name: str = "", automatic: str = "") -> dict[str, str]:
     """Headers that thread the conversation in mail clients and bring replies back to this ticket."""
-    headers = {"X-Helpdesk-Ticket": ticket.reference}
-    mailbox = ticket_mailbox(ticket)
-    if mailbox is not None:
-        name = f"{sender_name} ({mailbox.name or 'Support'})" if sender_name else (mailbox.name or "")
-        headers["From"] = formataddr((name, mailbox.address)) if name else mailbox.address
-        headers["Reply-To"] = reply_address(mailbox_address=mailbox.address, ticket_id=ticket.pk)
     earlier = list(
         MailThreadId.objects.filter(ticket=ticket)
         .order_by("-created_at", "-id")
         .values_list("message_id", flat=True)[:REFERENCES_KEPT]
     )
+    return _threading_headers(ticket, ticket_mailbox(ticket), earlier, sender_name=sender_name, automatic=automatic)
+
+
+def _threading_headers(ticket: Ticket, mailbox: Mailbox | None, earlier: list[str], *, sender_name: str = "",
+                       automatic: str = "") -> dict[str, str]:  # fmt: skip
+    """``_threading`` from what it reads: the sending mailbox and the ticket's Message-IDs, newest first."""
+    headers = {"X-Helpdesk-Ticket": ticket.reference}
+    if mailbox is not None:
+        name = f"{sender_name} ({mailbox.name or 'Support'})" if sender_name else (mailbox.name or "")
+        headers["From"] = formataddr((name, mailbox.address)) if name else mailbox.address
+        headers["Reply-To"] = reply_address(mailbox_address=mailbox.address, ticket_id=ticket.pk)
     if earlier:
         headers["In-Reply-To"] = f"<{earlier[0]}>"
         headers["References"] = " ".join(f"<{m}>" for m in reversed(earlier))
@@ -106,14 +114,53 @@ def ticket_notify_solved(*, ticket: Ticket) -> None:
 
 def ticket_notify_received(*, ticket: Ticket) -> None:
     """The answer to an e-mail that opened a ticket (RFC 3834 ``auto-replied``): its reference, how to add more."""
-    customer = ticket.requester
-    _ticket_mail(
-        key=f"ticket:{ticket.pk}:received",
-        ticket=ticket,
-        headers=_threading(ticket, automatic="auto-replied"),
-        category="service",
-        customer=customer,
-        subject=f"{_subject(ticket)} (received)",
-        body=f"Hello {customer.name},\n\nwe received your request and gave it the reference {ticket.reference}. "
-        "We will answer by e-mail; to add anything, reply to this message." + _footer(ticket),
+    tickets_notify_received(tickets=[ticket])
+
+
+def tickets_notify_received(*, tickets: Sequence[Ticket]) -> None:
+    """``ticket_notify_received`` for a batch of new tickets (e-mail in routes 100 at a time): the rows, their
+    Message-IDs and each ticket's threading ids in a few statements whatever the batch's size, and one
+    send task per delivery chunk instead of one per ticket."""
+    if not tickets:
+        return
+    earlier: dict[int, list[str]] = {}
+    rows = (
+        MailThreadId.objects.filter(ticket__in=[t.pk for t in tickets])
+        .annotate(
+            rank=Window(RowNumber(), partition_by=F("ticket_id"), order_by=[F("created_at").desc(), F("id").desc()])
+        )
+        .filter(rank__lte=REFERENCES_KEPT)
+        .order_by("ticket_id", "rank")
+        .values_list("ticket_id", "message_id")
+    )
+    for ticket_id, message_id in rows:
+        earlier.setdefault(ticket_id, []).append(message_id)
+    mailboxes: dict[int, Mailbox | None] = {}
+    drafts = []
+    for ticket in tickets:
+        if ticket.queue_id not in mailboxes:
+            mailboxes[ticket.queue_id] = ticket_mailbox(ticket)
+        customer = ticket.requester
+        drafts.append(
+            DeliveryDraft(
+                key=f"ticket:{ticket.pk}:received",
+                category="service",
+                subject=f"{_subject(ticket)} (received)",
+                body=f"Hello {customer.name},\n\nwe received your request and gave it the reference "
+                f"{ticket.reference}. We will answer by e-mail; to add anything, reply to this message."
+                + _footer(ticket),
+                customer=customer,
+                headers=_threading_headers(
+                    ticket, mailboxes[ticket.queue_id], earlier.get(ticket.pk, []), automatic="auto-replied"
+                ),
+                source=f"ticket:{ticket.pk}",
+            )
+        )
+    deliveries_plan(drafts=drafts)
+    MailThreadId.objects.bulk_create(
+        [
+            MailThreadId(message_id=delivery_message_id(d.key).strip("<>"), ticket=t, outbound=True)
+            for d, t in zip(drafts, tickets, strict=True)
+        ],
+        ignore_conflicts=True,
     )
