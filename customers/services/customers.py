@@ -1,4 +1,5 @@
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -16,9 +17,19 @@ from customers.models import Category, ContactPreference, Customer, Organization
 from customers.services.deliveries_planning import delivery_plan
 
 
+def _domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1].lower()
+
+
 def _organization_for_email(email: str) -> int | None:
-    domain = email.rsplit("@", 1)[-1].lower()
-    return OrganizationDomain.objects.filter(domain=domain).values_list("organization_id", flat=True).first()
+    return OrganizationDomain.objects.filter(domain=_domain(email)).values_list("organization_id", flat=True).first()
+
+
+def organizations_by_domain(*, emails: Iterable[str]) -> dict[str, int | None]:
+    """The organization that owns each address's domain (None: none does), in one query for many addresses."""
+    domains = {_domain(e) for e in emails}
+    owned = dict(OrganizationDomain.objects.filter(domain__in=domains).values_list("domain", "organization_id"))
+    return {d: owned.get(d) for d in domains}
 
 
 @transaction.atomic
@@ -35,11 +46,7 @@ def customer_get_or_create(*, email: str, name: str = "", **fields: Any) -> tupl
     existing = Customer.objects.filter(email=email).first()
     if existing is not None:
         return existing, False
-    if "organization" not in fields and "organization_id" not in fields:
-        fields["organization_id"] = _organization_for_email(email)
-        fields["organization_by_domain"] = fields["organization_id"] is not None
-    customer = Customer(email=email, name=name.strip() or email.split("@")[0], **fields)
-    customer.full_clean(exclude=["user", "organization"], validate_unique=False, validate_constraints=False)
+    customer = _customer_new(email=email, name=name, **fields)
     external_id = customer.external_id
     if external_id and Customer.objects.filter(external_id=external_id).exists():
         raise _external_id_taken(external_id)
@@ -53,6 +60,33 @@ def customer_get_or_create(*, email: str, name: str = "", **fields: Any) -> tupl
             raise _external_id_taken(external_id) from None
         return winner, False
     return customer, True
+
+
+def _customer_new(*, email: str, name: str, domains: dict[str, int | None] | None = None, **fields: Any) -> Customer:
+    """The unsaved, checked record of an address known to be new (the domain's organization unless one is given)."""
+    if "organization" not in fields and "organization_id" not in fields:
+        domain = _domain(email)
+        by_domain = domains[domain] if domains is not None and domain in domains else _organization_for_email(email)
+        fields["organization_id"] = by_domain
+        fields["organization_by_domain"] = by_domain is not None
+    customer = Customer(email=email, name=name.strip() or email.split("@")[0], **fields)
+    customer.full_clean(exclude=["user", "organization"], validate_unique=False, validate_constraints=False)
+    return customer
+
+
+def customer_insert(*, email: str, name: str = "", domains: dict[str, int | None]) -> Customer:
+    """A customer for an address the caller read and found new, inserted in the caller's transaction.
+
+    ``customer_get_or_create`` without its read, its domain query (``domains``, from ``organizations_by_domain``
+    for a batch of addresses) and its savepoint: one statement instead of five (e-mail in's batch, which
+    routes each message in a savepoint of its own). A concurrent insert of the address fails the caller's
+    savepoint on the unique e-mail; its next attempt finds the customer."""
+    email = email.strip().lower()
+    if "@" not in email:
+        raise ApplicationError("A valid e-mail address is required.", {"email": email})
+    customer = _customer_new(email=email, name=name, domains=domains)
+    customer.save(force_insert=True)
+    return customer
 
 
 def _external_id_taken(external_id: str) -> ApplicationError:

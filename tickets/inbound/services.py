@@ -41,13 +41,20 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from core.roles import is_agent
 from customers.models import Customer, Delivery
-from customers.services import customer_get_or_create, delivery_bounce, delivery_plan
+from customers.services import (
+    customer_get_or_create,
+    customer_insert,
+    delivery_bounce,
+    delivery_plan,
+    organizations_by_domain,
+)
 from tickets.inbound.addresses import ticket_id_from_address
 from tickets.inbound.inline import inline_images_unlinked, message_inline_images_link
 from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
 from tickets.inbound.parsing import Address, ParsedEmail, email_parse
 from tickets.inbound.quotes import reply_text
 from tickets.models import Channel, Message, Ticket, TicketEvent
+from tickets.services._common import Deferred
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +250,7 @@ def _process_chunk(ids: list[int], now: dt.datetime) -> dict[int, str]:
             continue
         batch.keep()
         done.append(inbound)
+    batch.write()
     batch.acknowledge()
     processed_at = timezone.now()  # visible from this commit on
     for inbound in done:
@@ -289,6 +297,7 @@ def _storable(value: Any) -> Any:
 class _Pending:
     """What one message's routing added to the batch: kept only when its savepoint commits."""
 
+    deferred: Deferred
     thread_ids: dict[str, int] = field(default_factory=dict)
     tickets: list[Ticket] = field(default_factory=list)
     customers: list[Customer] = field(default_factory=list)
@@ -308,7 +317,18 @@ class _Batch:
     customers: dict[str, Customer]
     answered: dict[int, int]  # customer id: automatic answers in the last hour (the loop cap)
     acknowledgments: list[Ticket] = field(default_factory=list)
-    pending: _Pending = field(default_factory=_Pending)
+    memo: dict[str, Any] = field(default_factory=dict)  # reads the new tickets share (``Deferred.memo``)
+    pending: _Pending = field(init=False)
+    senders: set[str] = field(default_factory=set)
+    domains: dict[str, int | None] | None = None  # the organizations of new senders' domains, read when first needed
+    events: list[TicketEvent] = field(default_factory=list)  # of the committed messages, written with the batch
+    remembered: dict[str, int] = field(default_factory=dict)  # Message-IDs received: ticket, written with the batch
+
+    def __post_init__(self) -> None:
+        self.pending = self._pending()
+
+    def _pending(self) -> _Pending:
+        return _Pending(deferred=Deferred(memo=self.memo))
 
     @classmethod
     def read(cls, claimed: list[InboundEmail]) -> _Batch:
@@ -342,6 +362,7 @@ class _Batch:
                 numbers.add(int(match.group(1)))
             if message.sender is not None:
                 senders.add(message.sender.email)
+        self.senders |= senders
         thread_ids = dict(
             MailThreadId.objects.filter(message_id__in=message_ids).values_list("message_id", "ticket_id")
         ) if message_ids else {}  # fmt: skip
@@ -355,7 +376,7 @@ class _Batch:
         if not senders:
             return
         self.agents |= {a.email: a for a in agents_active().filter(email__in=senders)}
-        customers = {c.email: c for c in Customer.objects.filter(email__in=senders)}
+        customers = {c.email: c for c in Customer.objects.filter(email__in=senders).select_related("organization")}
         self.customers = customers | self.customers
         since = timezone.now() - dt.timedelta(hours=1)
         new = [c.pk for c in customers.values() if c.pk not in self.answered]
@@ -383,9 +404,18 @@ class _Batch:
     def customer(self, email: str) -> Customer | None:
         return self.customers.get(email) or next((c for c in self.pending.customers if c.email == email), None)
 
+    def organizations(self) -> dict[str, int | None]:
+        """The organizations owning the domains of the batch's senders, read once, when a first one is new."""
+        if self.domains is None:
+            self.domains = organizations_by_domain(emails=self.senders - set(self.customers))
+        return self.domains
+
     def keep(self) -> None:
         pending = self.pending
         self.thread_ids |= pending.thread_ids
+        for message_id, ticket_id in pending.thread_ids.items():
+            self.remembered.setdefault(message_id, ticket_id)
+        self.events += pending.deferred.events
         for ticket in pending.tickets:
             self.tickets[ticket.pk] = ticket
             self.numbers[ticket.number] = ticket
@@ -393,10 +423,21 @@ class _Batch:
         self.acknowledgments += pending.acknowledge
         for ticket in pending.acknowledge:
             self.answered[ticket.requester_id] = self.answered.get(ticket.requester_id, 0) + 1
-        self.pending = _Pending()
+        self.pending = self._pending()
 
     def discard(self) -> None:
-        self.pending = _Pending()
+        self.pending = self._pending()
+
+    def write(self) -> None:
+        """The committed messages' audit events and Message-IDs, an INSERT each for the batch instead of one
+        per message; a Message-ID known already keeps the ticket it first named (the unique key)."""
+        if self.events:
+            TicketEvent.objects.bulk_create(self.events)
+        if self.remembered:
+            MailThreadId.objects.bulk_create(
+                [MailThreadId(message_id=m, ticket_id=t, outbound=False) for m, t in self.remembered.items()],
+                ignore_conflicts=True,
+            )
 
     def acknowledge(self) -> None:
         """The batch's acknowledgments in a few statements; should that fail, one at a time, each on its own."""
@@ -568,7 +609,8 @@ def _customer(mailbox: Mailbox, sender: Address, batch: _Batch) -> Customer | No
     known = batch.customer(sender.email)
     if known is not None or mailbox.accept == Mailbox.Accept.KNOWN:
         return known
-    customer, _ = customer_get_or_create(email=sender.email, name=sender.name[:_NAME_MAX])
+    # the batch read this address and found no one: an insert, in this message's savepoint (undone with it)
+    customer = customer_insert(email=sender.email, name=sender.name[:_NAME_MAX], domains=batch.organizations())
     batch.pending.customers.append(customer)
     return customer
 
@@ -600,28 +642,25 @@ def _body(parsed: ParsedEmail, refused: list[str]) -> str:
 
 
 def _remember(message_id: str, ticket: Ticket, batch: _Batch) -> None:
-    if message_id:  # one statement; a Message-ID we know already keeps the ticket it first named
-        MailThreadId.objects.bulk_create(
-            [MailThreadId(message_id=message_id, ticket=ticket, outbound=False)], ignore_conflicts=True
-        )
-        if message_id not in batch.thread_ids:
-            batch.pending.thread_ids[message_id] = ticket.pk
+    if message_id and message_id not in batch.thread_ids:  # written with the batch (``_Batch.write``)
+        batch.pending.thread_ids[message_id] = ticket.pk
 
 
 def _customer_reply(inbound: InboundEmail, ticket: Ticket, customer: Customer, parsed: ParsedEmail, how: str,
                     batch: _Batch) -> str:  # fmt: skip
-    from tickets.services import ticket_customer_reply  # noqa: PLC0415
+    from tickets.services import ticket_customer_reply_insert  # noqa: PLC0415
 
     if parsed.automated and ticket.is_closed:
         return _done(inbound, InboundEmail.State.IGNORED, f"ignored: automatic reply to closed {ticket.reference}")
     files, refused = _attachments(parsed)
-    message = ticket_customer_reply(
+    message = ticket_customer_reply_insert(
         ticket=ticket,
         customer=customer,
         body=_body(parsed, refused),
         attachments=files,
         channel=Channel.EMAIL,
         automated=bool(parsed.automated),
+        deferred=batch.pending.deferred,
     )
     message_inline_images_link(message=message, files=files)
     landed = message.ticket
@@ -664,7 +703,7 @@ def _agent_reply(inbound: InboundEmail, ticket: Ticket, agent: Any, parsed: Pars
 
 def _new_ticket(inbound: InboundEmail, customer: Customer, parsed: ParsedEmail, batch: _Batch,
                 mentions: Ticket | None = None) -> str:  # fmt: skip
-    from tickets.services import ticket_create  # noqa: PLC0415
+    from tickets.services import ticket_insert  # noqa: PLC0415
 
     mailbox = inbound.mailbox
     files, refused = _attachments(parsed)
@@ -672,7 +711,7 @@ def _new_ticket(inbound: InboundEmail, customer: Customer, parsed: ParsedEmail, 
     subject = parsed.subject or "(no subject)"
     if mentions is not None:
         subject = " ".join(_SUBJECT_REFERENCE.sub("", subject).split()) or "(no subject)"
-    ticket = ticket_create(
+    ticket, message = ticket_insert(
         requester=customer,
         subject=subject,
         body=_body(parsed, refused),
@@ -680,10 +719,9 @@ def _new_ticket(inbound: InboundEmail, customer: Customer, parsed: ParsedEmail, 
         channel=Channel.EMAIL,
         attachments=files,
         ccs=ccs,
+        deferred=batch.pending.deferred,
     )
-    message = ticket.messages.order_by("id").first()
-    if message is not None:
-        message_inline_images_link(message=message, files=files)
+    message_inline_images_link(message=message, files=files)
     _remember(inbound.message_id, ticket, batch)
     batch.pending.tickets.append(ticket)
     outcome = f"new ticket {ticket.reference}"
@@ -691,8 +729,8 @@ def _new_ticket(inbound: InboundEmail, customer: Customer, parsed: ParsedEmail, 
         outcome += "" if _acknowledge(ticket, customer, batch) else " (not acknowledged: automatic answer cap reached)"
     if mentions is not None:
         # agents see the link in the history; the mentioned ticket's requester never sees this message
-        TicketEvent.objects.create(
-            ticket=ticket, kind=TicketEvent.Kind.MENTIONED, field="mentions", new_value=mentions.number
+        batch.pending.deferred.events.append(
+            TicketEvent(ticket=ticket, kind=TicketEvent.Kind.MENTIONED, field="mentions", new_value=mentions.number)
         )
         outcome += f" (mentions {mentions.reference}; the sender is not on it)"
     return _done(inbound, InboundEmail.State.PROCESSED, outcome, ticket=ticket, message=message)
@@ -734,7 +772,7 @@ def _ccs(parsed: ParsedEmail, requester: Customer, batch: _Batch) -> list[Custom
 
 
 def _too_large(inbound: InboundEmail, raw: bytes, batch: _Batch) -> str:
-    from tickets.services import ticket_create  # noqa: PLC0415
+    from tickets.services import ticket_insert  # noqa: PLC0415
 
     mailbox = inbound.mailbox
     head = email_parse(_HEADER_END.split(raw, 1)[0] + b"\r\n\r\n")
@@ -745,12 +783,13 @@ def _too_large(inbound: InboundEmail, raw: bytes, batch: _Batch) -> str:
     if customer is None:
         return _done(inbound, InboundEmail.State.IGNORED, "kept for managers: too large, from an unknown sender")
     limit_mb = conf("INBOUND_MAX_BYTES") / 1024 / 1024
-    ticket = ticket_create(
+    ticket, _ = ticket_insert(
         requester=customer,
         subject=head.subject or "(no subject)",
         body=f"(This e-mail was {inbound.size / 1024 / 1024:.1f} MB, over the {limit_mb:.0f} MB limit: its text "
         "and attachments were not imported. Agents can download the original from the ticket.)",
         queue=mailbox.queue if mailbox.queue.is_active else None,
         channel=Channel.EMAIL,
+        deferred=batch.pending.deferred,
     )
     return _done(inbound, InboundEmail.State.PROCESSED, f"new ticket {ticket.reference} (too large)", ticket=ticket)

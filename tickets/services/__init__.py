@@ -8,6 +8,7 @@ from tickets.services.lifecycle import (
     BulkResult,
     ticket_assign,
     ticket_create,
+    ticket_insert,
     ticket_solve,
     ticket_update,
     tickets_bulk_update,
@@ -16,6 +17,7 @@ from tickets.services.macros import macro_apply, macro_context, macro_render
 from tickets.services.merging import message_split, ticket_merge
 from tickets.services.messages import (
     ticket_customer_reply,
+    ticket_customer_reply_insert,
     ticket_reply,
     ticket_system_reply,
 )
@@ -49,6 +51,8 @@ __all__ = [
     "ticket_assign",
     "ticket_create",
     "ticket_customer_reply",
+    "ticket_customer_reply_insert",
+    "ticket_insert",
     "ticket_merge",
     "ticket_rate",
     "ticket_reply",

@@ -69,6 +69,18 @@ def value_of(value: Any) -> Any:
 
 
 @dataclass
+class Deferred:
+    """What a caller writing many tickets in one transaction (e-mail in's batch) writes once for all of them.
+
+    The audit events of each ticket are kept here instead of an INSERT per ticket, and written with one
+    ``bulk_create`` when the caller is done (e-mail in: only the events of the messages whose savepoint
+    committed); ``memo`` holds the reads the tickets share (the active SLA policies), read at most once."""
+
+    events: list[TicketEvent] = field(default_factory=list)
+    memo: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Change:
     """The in-memory work of one service call on one locked ticket: fields to save and events to write."""
 
@@ -77,6 +89,14 @@ class Change:
     now: dt.datetime
     fields: set[str] = field(default_factory=set)
     events: list[TicketEvent] = field(default_factory=list)
+    deferred: Deferred | None = None  # set: the events go there, for the caller to write with others
+
+    def write_events(self) -> None:
+        if self.deferred is not None:
+            self.deferred.events += self.events
+        elif self.events:
+            TicketEvent.objects.bulk_create(self.events)
+        self.events.clear()
 
     def set(self, name: str, value: Any) -> bool:
         if getattr(self.ticket, name) == value:
@@ -115,9 +135,8 @@ class Change:
             self.ticket.version += 1
             self.ticket.updated_at = self.now
             self.ticket.save(update_fields=sorted({*self.fields, "version", "updated_at"}))
-            TicketEvent.objects.bulk_create(self.events)
+            self.write_events()
             self.fields.clear()
-            self.events.clear()
         return self.ticket
 
 

@@ -39,6 +39,7 @@ from tickets.services import sla
 from tickets.services._common import (
     UNSET,
     Change,
+    Deferred,
     conf,
     ensure_agent,
     ensure_not_closed,
@@ -408,6 +409,38 @@ def ticket_create(
     status: str | None = None,
     follow_up_of: Ticket | None = None,
 ) -> Ticket:
+    """A new ticket with its first message, in a transaction of its own (``ticket_insert`` says how)."""
+    ticket, _ = ticket_insert(
+        requester=requester, requester_email=requester_email, requester_name=requester_name, subject=subject,
+        body=body, actor=actor, queue=queue, channel=channel, kind=kind, priority=priority, assignee=assignee,
+        tags=tags, ccs=ccs, custom_fields=custom_fields, attachments=attachments, internal=internal, status=status,
+        follow_up_of=follow_up_of,
+    )  # fmt: skip
+    return ticket
+
+
+def ticket_insert(
+    *,
+    requester: Customer | None = None,
+    requester_email: str = "",
+    requester_name: str = "",
+    subject: str,
+    body: str,
+    actor: User | None = None,
+    queue: Queue | None = None,
+    channel: str = Channel.WEB,
+    kind: str = Kind.QUESTION,
+    priority: str = Priority.NORMAL,
+    assignee: User | None = None,
+    tags: Iterable[str] = (),
+    ccs: Iterable[Customer | str] = (),
+    custom_fields: dict[str, Any] | None = None,
+    attachments: Sequence[Any] = (),
+    internal: bool = False,
+    status: str | None = None,
+    follow_up_of: Ticket | None = None,
+    deferred: Deferred | None = None,
+) -> tuple[Ticket, Message]:
     """A new ticket with its first message.
 
     Written by the customer unless ``actor`` is an agent: then the first message is the agent's (a public
@@ -417,6 +450,11 @@ def ticket_create(
     The requester is a ``Customer`` or an e-mail (and a name): the customer of that address, created if new,
     here in this transaction once the ticket's fields have passed their checks, so a ticket that fails
     leaves no customer behind. ``ccs`` take customers or addresses alike.
+
+    This is ``ticket_create`` in the caller's transaction (no savepoint of its own: a caller that catches
+    its errors makes one), returning the first message too. With ``deferred`` (e-mail in, a batch of new
+    tickets in one transaction) the audit events are left there for the caller to write with the others',
+    and the SLA policies are read once for all of them: 5 statements a ticket instead of 10.
     """
     by_agent = actor is not None and is_agent(actor)
     if internal and not by_agent:
@@ -441,7 +479,7 @@ def ticket_create(
         number=_next_number(),
         subject=subject,
         requester=requester,
-        organization_id=requester.organization_id,
+        organization=requester.organization,  # read with the requester by a batch (the SLA policy needs it)
         queue=queue,
         assignee=assignee,
         status=Status.NEW,
@@ -454,7 +492,7 @@ def ticket_create(
         updated_at=now,
         follow_up_of=follow_up_of,
     )
-    change = Change(ticket=ticket, actor=actor if by_agent else requester.user, now=now)
+    change = Change(ticket=ticket, actor=actor if by_agent else requester.user, now=now, deferred=deferred)
     if not by_agent:
         ticket.last_customer_message_at = now
     sla.sla_start(change, first_reply=not by_agent)
@@ -485,13 +523,12 @@ def ticket_create(
     initial = status or (Status.OPEN if by_agent and internal else Status.PENDING if by_agent else None)
     if initial:
         _set_status(change, initial)
-    TicketEvent.objects.bulk_create(change.events)
-    change.events.clear()
+    change.write_events()
     if change.fields:
         ticket.save(update_fields=sorted(change.fields))
     if by_agent and not internal:
         message_notify(ticket=ticket, message=message, solved=ticket.status == Status.SOLVED)
-    return ticket
+    return ticket, message
 
 
 @transaction.atomic

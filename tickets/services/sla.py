@@ -61,13 +61,20 @@ def business_calendar_for(policy: SLAPolicy | None) -> Calendar | None:
     return cached
 
 
-def sla_policy_for(*, queue: Queue, priority: str, organization: Any) -> SLAPolicy | None:
+def _policies_active() -> list[SLAPolicy]:
+    policies = SLAPolicy.objects.filter(is_active=True).select_related("calendar").prefetch_related("queues")
+    return list(policies.order_by("position", "id"))
+
+
+def sla_policy_for(
+    *, queue: Queue, priority: str, organization: Any, policies: list[SLAPolicy] | None = None
+) -> SLAPolicy | None:
     """The first active policy (by position) whose conditions all match; then the queue's default;
-    then the first policy without conditions."""
+    then the first policy without conditions. ``policies``: the active ones, read once by a caller that
+    chooses for many tickets (``Deferred.memo``)."""
     plan = getattr(organization, "plan", None)
     fallback = None
-    policies = SLAPolicy.objects.filter(is_active=True).select_related("calendar").prefetch_related("queues")
-    for policy in policies.order_by("position", "id"):
+    for policy in _policies_active() if policies is None else policies:
         queue_ids = {q.pk for q in policy.queues.all()}
         if not (queue_ids or policy.priorities or policy.plans):
             fallback = fallback or policy
@@ -130,7 +137,14 @@ def _set_due(change: Change, target: str, due: dt.datetime | None) -> None:
 def sla_start(change: Change, *, first_reply: bool) -> None:
     """On a new ticket: choose the policy and set the first-reply (if a customer is waiting) and resolution times."""
     ticket = change.ticket
-    ticket.sla_policy = sla_policy_for(queue=ticket.queue, priority=ticket.priority, organization=ticket.organization)
+    policies = None
+    if change.deferred is not None:  # a batch of new tickets: the policies read once, their targets too
+        policies = change.deferred.memo.get("sla_policies")
+        if policies is None:
+            policies = change.deferred.memo["sla_policies"] = _policies_active()
+    ticket.sla_policy = sla_policy_for(
+        queue=ticket.queue, priority=ticket.priority, organization=ticket.organization, policies=policies
+    )
     change.touch("sla_policy")
     if first_reply:
         _set_due(change, SLATargetKind.FIRST_REPLY, _due(ticket, SLATargetKind.FIRST_REPLY, change.now))
