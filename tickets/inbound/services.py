@@ -343,6 +343,8 @@ class _Batch:
                 continue
         batch = cls(parsed, _our_addresses(), {}, {}, {}, {}, {}, {})
         batch.look_up(list(parsed.values()))
+        mailboxes = {i.pk: i.mailbox for i in claimed}
+        batch.memo["numbers_expected"] = sum(_opens_ticket(p, mailboxes[pk], batch) for pk, p in parsed.items())
         return batch
 
     def look_up(self, messages: list[ParsedEmail]) -> None:
@@ -559,6 +561,23 @@ def _process(inbound: InboundEmail, batch: _Batch) -> str:
             return _customer_reply(inbound, ticket, customer, parsed, how, batch)
         return _new_ticket(inbound, customer, parsed, batch, mentions=ticket)
     return _new_ticket(inbound, customer, parsed, batch)
+
+
+def _opens_ticket(parsed: ParsedEmail, mailbox: Mailbox, batch: _Batch) -> bool:
+    """Whether routing will open a new ticket for this message, as far as the batch's reads tell: only so
+    that the batch takes its tickets' numbers with one statement (an estimate: a number it takes and does
+    not use is a gap, one it did not foresee is taken on its own)."""
+    sender = parsed.sender
+    if parsed.report is not None or sender is None or _is_ours(sender.email, batch.ours):
+        return False
+    if any(t in batch.tickets for t in _tagged_ticket_ids(parsed, batch.ours)):
+        return False
+    match = _SUBJECT_REFERENCE.search(parsed.subject)
+    if any(m in batch.thread_ids for m in parsed.thread_ids) or (match and int(match.group(1)) in batch.numbers):
+        return False
+    if parsed.automated and not (parsed.bulk and mailbox.open_tickets_for_bulk):
+        return False
+    return _valid_address(sender.email) and (sender.email in batch.customers or mailbox.accept != Mailbox.Accept.KNOWN)
 
 
 def _tagged_ticket_ids(parsed: ParsedEmail, ours: set[str]) -> list[int]:

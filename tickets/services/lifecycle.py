@@ -70,18 +70,31 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 NUMBER_SEQUENCE = "tickets_ticket_number_seq"
 
 
-def _next_number() -> int:
+def _next_number(deferred: Deferred | None = None) -> int:
     """The next human reference, without a lock that outlives this call.
 
     PostgreSQL's ``nextval`` never waits for another transaction, so ticket creation no longer takes
     turns system-wide; a rolled-back creation leaves a gap in the numbers (as in Zendesk), never a
     duplicate. On SQLite the insert takes the database's one writer lock, which the ticket's own
     insert takes anyway; the row is deleted at once, AUTOINCREMENT never hands its id out again.
+
+    A batch (``deferred``) that expects to open ``memo["numbers_expected"]`` tickets takes their numbers
+    with one statement, then one at a time once they run out; a number it does not use is a gap, like a
+    rolled-back one (a sequence never hands a number out twice, whatever rolls back).
     """
+    pool: list[int] | None = None
+    if deferred is not None and connection.vendor == "postgresql":
+        pool = deferred.memo.setdefault("numbers", [])
+        if pool:
+            return pool.pop(0)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval(%s)", [NUMBER_SEQUENCE])
-            return int(cursor.fetchone()[0])
+            wanted = deferred.memo.pop("numbers_expected", 1) if deferred is not None else 1
+            cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [NUMBER_SEQUENCE, max(1, wanted)])
+            numbers = sorted(int(row[0]) for row in cursor.fetchall())
+            if pool is not None:
+                pool += numbers[1:]
+            return numbers[0]
         cursor.execute(f'INSERT INTO "{NUMBER_SEQUENCE}" DEFAULT VALUES')
         number = int(cursor.lastrowid)
         cursor.execute(f'DELETE FROM "{NUMBER_SEQUENCE}" WHERE id = %s', [number])  # noqa: S608 - a constant name
@@ -188,6 +201,8 @@ def _clean_custom_fields(values: dict[str, Any]) -> dict[str, Any]:
     """Type-checked values by key; None removes a value."""
     if not isinstance(values, dict):
         raise ApplicationError("Custom fields must be an object of key: value.")
+    if not values:  # most new tickets: building the (empty) query alone took 0.8 ms of ticket_insert's 4.7
+        return {}
     definitions = {d.key: d for d in CustomField.objects.filter(is_active=True, key__in=list(values))}
     cleaned: dict[str, Any] = {}
     for key, value in values.items():
@@ -476,7 +491,7 @@ def ticket_insert(
     if assignee is None and queue.assignment_mode == Queue.AssignmentMode.ROUND_ROBIN:
         assignee = queue_next_assignee(queue=queue)
     ticket = Ticket(
-        number=_next_number(),
+        number=_next_number(deferred),
         subject=subject,
         requester=requester,
         organization=requester.organization,  # read with the requester by a batch (the SLA policy needs it)
