@@ -29,7 +29,7 @@ from django.db.models import F, Field, Q
 from django.utils import timezone
 
 from customers.models import ESSENTIAL_CATEGORIES, Category, ContactPreference, Customer, Delivery
-from customers.services.deliveries_planning import _conf, _enqueue_on_commit, delivery_queue_for
+from customers.services.deliveries_planning import _conf, deliveries_enqueue, delivery_queue_for
 from customers.services.mime import email_envelope_build
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def _release(rows: list[Delivery], token: uuid.UUID, error: str) -> None:
     grace = _conf("DELIVERY_SWEEP_GRACE_SECONDS")
     for (queue, delay), ids in retry.items():
         if delay <= grace:  # longer waits are the sweeper's: no ETA beyond the broker's visibility timeout
-            _enqueue_on_commit({queue: ids}, countdown=delay)
+            deliveries_enqueue({queue: ids}, countdown=delay)
 
 
 def _transmit(connection: Any, delivery: Delivery) -> None:
@@ -399,7 +399,7 @@ def deliveries_sweep() -> dict[str, int]:
             .values_list("pk", flat=True)[:limit]
         )
         ids_by_queue[queue] = sorted(due)
-    _enqueue_on_commit(ids_by_queue)
+    deliveries_enqueue(ids_by_queue)
     return {"recovered": recovered, "enqueued": sum(len(ids) for ids in ids_by_queue.values())}
 
 
@@ -424,5 +424,5 @@ def deliveries_retry(*, delivery_ids: Sequence[int]) -> int:
         by_queue: dict[str, list[int]] = defaultdict(list)
         for pk, category in rows:
             by_queue[delivery_queue_for(category)].append(pk)
-        _enqueue_on_commit(by_queue)
+        deliveries_enqueue(by_queue)
     return len(rows)
