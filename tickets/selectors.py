@@ -15,12 +15,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count, DateTimeField, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from core.exceptions import ApplicationError
 from core.models import User
 from core.pagination import Page, keyset_page
@@ -397,7 +397,7 @@ def ticket_recent_product_events(*, ticket: Ticket, limit: int = 20) -> QuerySet
 
 def ticket_other_viewers(*, ticket: Ticket, viewer: Viewer, now: dt.datetime | None = None) -> QuerySet[TicketViewer]:
     """Other agents who pinged within ``TICKET_VIEWER_SECONDS``: "another agent is viewing"."""
-    since = (now or timezone.now()) - dt.timedelta(seconds=settings.HELPDESK["TICKET_VIEWER_SECONDS"])
+    since = (now or timezone.now()) - dt.timedelta(seconds=helpdesk_setting("TICKET_VIEWER_SECONDS"))
     return (
         TicketViewer.objects.filter(ticket=ticket, last_seen_at__gte=since)
         .exclude(agent_id=getattr(viewer, "pk", None))

@@ -11,19 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from customers.models import ESSENTIAL_CATEGORIES, Category, ContactPreference, Customer, Delivery
 from customers.services.deliveries_pg import deliveries_insert_new
 
 TRANSACTIONAL_QUEUE = "transactional"
 BULK_QUEUE = "bulk"
-
-
-def _conf(name: str) -> Any:
-    return settings.HELPDESK[name]
 
 
 @dataclass
@@ -129,7 +125,7 @@ def deliveries_enqueue(ids_by_queue: dict[str, list[int]], countdown: float | No
     """
     from customers.tasks import send_deliveries  # noqa: PLC0415  (tasks import services)
 
-    chunk = _conf("DELIVERY_CHUNK_SIZE")
+    chunk = helpdesk_setting("DELIVERY_CHUNK_SIZE")
     for queue, ids in ids_by_queue.items():
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]

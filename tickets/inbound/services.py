@@ -34,6 +34,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from core.exceptions import ApplicationError
 from core.roles import is_agent
 from customers.models import Customer, Delivery
@@ -54,10 +55,6 @@ _PROCESSED_FIELDS = [
     "state", "outcome", "ticket", "ticket_message", "text", "automated", "suspicious", "processed_at", "attempts",
     "last_error",
 ]  # fmt: skip
-
-
-def conf(name: str) -> Any:
-    return settings.HELPDESK[name]
 
 
 # storing ---------------------------------------------------------------------------------------------
@@ -162,12 +159,12 @@ def _failed(inbound: InboundEmail, exc: Exception, now: dt.datetime) -> None:
     log.warning("inbound e-mail %s failed: %s", inbound.pk, exc, exc_info=True)
     inbound.attempts += 1
     inbound.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-    if inbound.attempts >= conf("INBOUND_MAX_ATTEMPTS"):
+    if inbound.attempts >= helpdesk_setting("INBOUND_MAX_ATTEMPTS"):
         inbound.state = InboundEmail.State.QUARANTINED
         inbound.outcome = "quarantined after repeated failures: a manager can read and retry it"
     else:
         inbound.state = InboundEmail.State.FAILED
-        delay = conf("INBOUND_RETRY_BASE_SECONDS") * 2 ** (inbound.attempts - 1)
+        delay = helpdesk_setting("INBOUND_RETRY_BASE_SECONDS") * 2 ** (inbound.attempts - 1)
         inbound.next_attempt_at = now + dt.timedelta(seconds=delay)
         transaction.on_commit(lambda: _enqueue(inbound.pk, countdown=delay))
     inbound.save(update_fields=["attempts", "last_error", "state", "outcome", "next_attempt_at"])
@@ -209,7 +206,7 @@ def _done(inbound: InboundEmail, state: str, outcome: str, *, ticket: Ticket | N
 def _process(inbound: InboundEmail, now: dt.datetime) -> str:
     mailbox = inbound.mailbox
     raw = bytes(inbound.raw)
-    if inbound.size > conf("INBOUND_MAX_BYTES"):
+    if inbound.size > helpdesk_setting("INBOUND_MAX_BYTES"):
         return _too_large(inbound, raw)
     parsed = email_parse(raw)
     inbound.text = parsed.text
@@ -431,7 +428,7 @@ def _acknowledge(ticket: Ticket, customer: Customer) -> bool:
     recent = Delivery.objects.filter(
         customer=customer, created_at__gte=since, headers__has_key="Auto-Submitted"
     ).count()  # the (customer, created_at) index bounds it to this address's last hour
-    if recent >= conf("INBOUND_AUTO_REPLIES_PER_HOUR"):
+    if recent >= helpdesk_setting("INBOUND_AUTO_REPLIES_PER_HOUR"):
         log.warning("not acknowledging %s for %s: %s automatic answers this hour", ticket, customer.email, recent)
         return False
     ticket_notify_received(ticket=ticket)
@@ -472,7 +469,7 @@ def _too_large(inbound: InboundEmail, raw: bytes) -> str:
     customer = _customer(mailbox, head.sender)
     if customer is None:
         return _done(inbound, InboundEmail.State.IGNORED, "kept for managers: too large, from an unknown sender")
-    limit_mb = conf("INBOUND_MAX_BYTES") / 1024 / 1024
+    limit_mb = helpdesk_setting("INBOUND_MAX_BYTES") / 1024 / 1024
     ticket = ticket_create(
         requester=customer,
         subject=head.subject or "(no subject)",
