@@ -7,7 +7,6 @@ ticket with the comment as the customer's message.
 """
 
 import datetime as dt
-from typing import Any
 
 from django.db import transaction
 from django.urls import reverse
@@ -129,10 +128,6 @@ def survey_answer(
         follow_up.reopened = True
     follow_up.save(update_fields=["rating", "comment", "still_broken", "answered_at", "reopened"])
     return follow_up
-
-
-def followup_for_ticket(*, ticket_id: int) -> Any:
-    return FollowUp.objects.filter(ticket_id=ticket_id).first()
 
 
 @transaction.atomic
