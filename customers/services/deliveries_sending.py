@@ -299,11 +299,6 @@ def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
     counts = {"sent": 0, "failed": 0, "retrying": 0, "suppressed": suppressed}
     if not rows:
         return counts
-    in_app = [row.pk for row in rows if row.channel == Delivery.Channel.IN_APP]
-    if in_app:
-        counts["sent"] += Delivery.objects.filter(pk__in=in_app, claim_token=token).update(
-            status=Delivery.Status.SENT, sent_at=timezone.now(), claim_token=None, last_error=""
-        )
     emails = [row for row in rows if row.channel == Delivery.Channel.EMAIL]
     if not emails:
         return counts

@@ -185,15 +185,6 @@ def test_deliveries_enqueue_sends_chunks_per_queue_on_commit_and_nothing_on_roll
     assert sorted(m.to[0] for m in mail.outbox) == sorted(c.email for c in customers)
 
 
-def test_in_app_deliveries_are_marked_sent_without_email():
-    customer = CustomerFactory()
-    delivery = _deliver(customer, channel=Delivery.Channel.IN_APP)
-    deliveries_send(delivery_ids=[delivery.pk])
-    delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.SENT
-    assert mail.outbox == []
-
-
 def test_the_sweeper_recovers_rows_a_dead_worker_left_in_sending(django_capture_on_commit_callbacks):
     customer = CustomerFactory()
     delivery = _deliver(customer)
