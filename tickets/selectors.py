@@ -454,6 +454,18 @@ def queues_for(*, viewer: Viewer) -> QuerySet[Queue]:
     return Queue.objects.none()
 
 
+def queue_availability_for(*, agent: Viewer) -> dict[str, int]:
+    """In how many of the agent's queues round-robin assignment reaches them: ``{"queues": 3, "available": 2}``.
+
+    One aggregate on the (agent, queue) index; ``queue_next_assignee`` skips memberships marked away.
+    """
+    if not is_agent(agent):
+        return {"queues": 0, "available": 0}
+    return QueueMembership.objects.filter(agent=agent).aggregate(
+        queues=Count("pk"), available=Count("pk", filter=Q(is_available=True))
+    )
+
+
 def queue_members(*, queue: Queue) -> QuerySet[QueueMembership]:
     return QueueMembership.objects.filter(queue=queue, agent__is_active=True).select_related("agent")
 
