@@ -15,6 +15,7 @@ from knowledge import views as knowledge_views
 from outreach import urls as outreach_urls
 from playbooks import urls as playbooks_urls
 from tickets import urls as tickets_urls
+from tickets.inbound.webhooks import anymail_urlpatterns
 
 # every app contributes its pages under /agent/ and /help/, in import order
 APPS = [customers_urls, knowledge_urls, tickets_urls, outreach_urls, playbooks_urls]
@@ -71,6 +72,8 @@ urlpatterns = [
     path("help/", include(help_center)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    # e-mail services' inbound webhooks (django-anymail checks them; tickets.inbound.webhooks stores)
+    path("inbound/anymail/", include(anymail_urlpatterns())),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", RedirectView.as_view(pattern_name="api-docs", permanent=True)),  # see config.api_docs

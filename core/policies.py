@@ -9,6 +9,9 @@ Pages use ``capability_required`` (or ``can`` in the view), the API ``core.api.p
 ``CapabilityAdminMixin``, and templates ``{% if can.incident_declare %}`` (``core.context_processors``).
 Permissions are strings here, so core imports no app above it.
 
+What one person may do on one ticket (see, reply, solve, rate, download: requester, CC, colleague, agent)
+is ``tickets.policies``: an agent's rights there come from their queues, not from a capability here.
+
 =====================  ==========================================================  =====  =======
 capability             what it allows                                              Agent  Manager
 =====================  ==========================================================  =====  =======

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm
 from django.template import loader
 
-from customers.models import ESSENTIAL_CATEGORIES, Category, Customer
+from customers.models import ESSENTIAL_CATEGORIES, Category
 
 
 class LedgerPasswordResetForm(PasswordResetForm):
@@ -19,20 +19,12 @@ class LedgerPasswordResetForm(PasswordResetForm):
         to_email: str,
         html_email_template_name: str | None = None,
     ) -> None:
-        from customers.services import delivery_plan  # noqa: PLC0415
+        from customers.services import user_password_reset_send  # noqa: PLC0415
 
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
         body = loader.render_to_string(email_template_name, context)
-        user = context["user"]
-        delivery_plan(
-            key=f"password-reset:{user.pk}:{context['token']}",
-            category=Category.SERVICE,
-            subject=subject,
-            body=body,
-            customer=Customer.objects.filter(user=user).first(),
-            recipient=to_email,
-            source=f"user:{user.pk}",
-        )
+        user_password_reset_send(user=context["user"], subject=subject, body=body, token=context["token"],
+                                 recipient=to_email)  # fmt: skip
 
 
 class VerifyingSetPasswordForm(SetPasswordForm):

@@ -398,6 +398,7 @@ def survey_view(request: HttpRequest, token: str) -> HttpResponse:
 def request_rating_view(request: HttpRequest, ticket_id: int | None = None, token: str = "") -> HttpResponse:
     """The "rate our support" link of a solved request in the help center: opens its survey."""
     from outreach.services.followups import followup_open, survey_token  # noqa: PLC0415
+    from tickets.policies import Action, ticket_may  # noqa: PLC0415
     from tickets.selectors import request_from_link, ticket_get_for  # noqa: PLC0415
 
     if token:
@@ -409,7 +410,7 @@ def request_rating_view(request: HttpRequest, ticket_id: int | None = None, toke
         return redirect(f"{reverse('login')}?next={request.path}")
     else:
         ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
-        if ticket.requester.user_id != request.user.pk:  # a colleague's shared request is theirs to rate
+        if not ticket_may(ticket=ticket, user=request.user, action=Action.RATE):  # the requester's alone
             raise Http404
     try:
         follow_up = followup_open(ticket=ticket)

@@ -5,11 +5,9 @@ from typing import Any
 from django import forms
 
 from core.models import User
-from core.params import MAX_ID, ParameterError, to_id
+from core.params import ParameterError, to_id
 from tickets.models import CustomField, Kind, Priority, Queue, Status
 from tickets.selectors import agents_active
-
-SORTS = [("priority", "Priority"), ("updated", "Recently updated"), ("sla", "SLA due")]
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -26,36 +24,6 @@ class MultipleFileField(forms.FileField):
         if isinstance(data, list | tuple):
             return [single(item, initial) for item in data if item]
         return [single(data, initial)] if data else []
-
-
-class TicketFilterForm(forms.Form):
-    q = forms.CharField(required=False, max_length=200, label="Search")
-    status = forms.MultipleChoiceField(required=False, choices=Status.choices)
-    priority = forms.MultipleChoiceField(required=False, choices=Priority.choices)
-    queue = forms.ModelChoiceField(
-        required=False, queryset=Queue.objects.filter(is_active=True), empty_label="Any queue"
-    )
-    assignee = forms.ModelChoiceField(required=False, queryset=User.objects.none(), empty_label="Anyone")
-    unassigned = forms.BooleanField(required=False)
-    tag = forms.CharField(required=False, max_length=64)
-    requester = forms.CharField(required=False, max_length=254, help_text="E-mail address")
-    organization = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput)
-    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *Kind.choices])
-    sort = forms.ChoiceField(required=False, choices=SORTS)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = agents_active()
-
-    def filters(self) -> dict[str, Any]:
-        """The cleaned filters with empty values dropped, in the shape ``ticket_list`` takes."""
-        data = self.cleaned_data if self.is_valid() else {}
-        result: dict[str, Any] = {}
-        for key, value in data.items():
-            if key == "sort" or value in (None, "", [], False):
-                continue
-            result[key] = value.pk if hasattr(value, "pk") else value
-        return result
 
 
 class ReplyForm(forms.Form):

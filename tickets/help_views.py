@@ -20,6 +20,7 @@ from knowledge.models import SearchLog
 from knowledge.search import article_search
 from knowledge.services import search_log_record
 from tickets.help_forms import CustomerReplyForm, RequestForm, RequestLinkForm
+from tickets.policies import Action, TicketAccess, ticket_access
 from tickets.selectors import (
     customer_request_list,
     request_attachment,
@@ -116,25 +117,35 @@ def _link_expired(request: HttpRequest) -> HttpResponse:
     return render(request, "tickets/help_request_link_new.html", context, status=410)
 
 
-def _resolve(request: HttpRequest, ticket_id: int | None, token: str) -> tuple[Any, Any]:
-    """(ticket, the customer acting): by the signed link, or by the signed-in user's visibility.
+def _resolve(
+    request: HttpRequest, ticket_id: int | None, token: str, action: Action = Action.SEE
+) -> tuple[Any, TicketAccess]:
+    """(ticket, what the person may do on it and as which customer) when they may do ``action`` on it
+    (``tickets.policies``), else a 404.
 
-    An account whose address is not confirmed acts, on a request it filed itself, as that request's requester
-    (the customer record of its address, which it is not linked to)."""
+    The holder of a signed link acts as the requester; so does an account whose address is not confirmed on a
+    request it filed itself. Anyone else acts as themselves (requester, CC, colleague); an agent has no
+    customer record to act as here and answers from the agent workspace."""
     if token:
         ticket = request_from_link(token=token)
-        return ticket, ticket.requester
-    if not request.user.is_authenticated or ticket_id is None:
-        raise Http404
-    ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
-    customer = customer_for_user(user=request.user)
-    if customer is None and ticket.submitted_by_id == request.user.pk:
-        customer = ticket.requester
-    return ticket, customer
+        access = ticket_access(ticket=ticket, customer=ticket.requester)
+    else:
+        if not request.user.is_authenticated or ticket_id is None:
+            raise Http404
+        ticket = ticket_get_for(viewer=request.user, ticket_id=ticket_id)
+        access = ticket_access(ticket=ticket, user=request.user)
+    if not access.may(action) or (action != Action.SEE and access.customer is None):
+        raise Http404("No such request.")
+    return ticket, access
 
 
 def _page(
-    request: HttpRequest, ticket: Any, token: str, form: CustomerReplyForm | None = None, status: int = 200
+    request: HttpRequest,
+    ticket: Any,
+    token: str,
+    access: TicketAccess,
+    form: CustomerReplyForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     # an unconfirmed account sees what it filed, not the name we hold for the address it typed
     unconfirmed = not token and not request.user.email_verified  # type: ignore[union-attr]
@@ -145,6 +156,8 @@ def _page(
         "hide_customer_names": unconfirmed,
         "form": form or CustomerReplyForm(),
         "rating": ticket_rating(ticket=ticket),
+        # a CC or a colleague follows and replies; solving and rating are the requester's
+        "may": {action.value: access.may(action) and access.customer is not None for action in Action},
     }
     return render(request, "tickets/help_request_detail.html", context, status=status)
 
@@ -170,22 +183,22 @@ def _expired_link_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
 def request_detail_view(request: HttpRequest, ticket_id: int | None = None, token: str = "") -> HttpResponse:
     if not token and not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?next={request.path}")
-    ticket, _ = _resolve(request, ticket_id, token)
-    return _page(request, ticket, token)
+    ticket, access = _resolve(request, ticket_id, token)
+    return _page(request, ticket, token, access)
 
 
 @require_POST
 @ratelimit(key="ip", rate="RATELIMIT_SUBMIT")
 @_expired_link_page
 def request_reply_view(request: HttpRequest, ticket_id: int | None = None, token: str = "") -> HttpResponse:
-    ticket, customer = _resolve(request, ticket_id, token)
+    ticket, access = _resolve(request, ticket_id, token, Action.REPLY)
     form = CustomerReplyForm(request.POST, request.FILES)
     if form.is_valid():
         try:
             message = ticket_customer_reply(
                 ticket=ticket,
                 body=form.cleaned_data["body"],
-                customer=customer,
+                customer=access.customer,
                 attachments=form.cleaned_data["attachments"],
                 channel="web",
             )
@@ -197,15 +210,15 @@ def request_reply_view(request: HttpRequest, ticket_id: int | None = None, token
                 return _back(message.ticket, token)
             messages.success(request, "Your reply is added.")
             return _back(ticket, token)
-    return _page(request, ticket, token, form=form, status=400)
+    return _page(request, ticket, token, access, form=form, status=400)
 
 
 @require_POST
 @_expired_link_page
 def request_solve_view(request: HttpRequest, ticket_id: int | None = None, token: str = "") -> HttpResponse:
-    ticket, customer = _resolve(request, ticket_id, token)
+    ticket, access = _resolve(request, ticket_id, token)  # the service says who may solve, and why not
     try:
-        ticket_customer_solve(ticket=ticket, customer=customer)
+        ticket_customer_solve(ticket=ticket, customer=access.customer)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
@@ -217,5 +230,5 @@ def request_solve_view(request: HttpRequest, ticket_id: int | None = None, token
 def request_attachment_view(
     request: HttpRequest, attachment_id: int, ticket_id: int | None = None, token: str = ""
 ) -> HttpResponse:
-    ticket, _ = _resolve(request, ticket_id, token)
+    ticket, _ = _resolve(request, ticket_id, token, Action.DOWNLOAD)
     return attachment_response(request_attachment(ticket=ticket, attachment_id=attachment_id))

@@ -4,8 +4,9 @@ Thin callers of tickets.services and selectors; one ticket's page is ``ticket_vi
 """
 
 import json
+from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
@@ -16,23 +17,16 @@ from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
 from core.forms import form_add_service_error
-from core.params import ParameterError, parse_datetime, parse_id, parse_ids, to_id
+from core.pagination import Page
+from core.params import parse_datetime, parse_id, parse_ids
 from core.roles import agent_required
-from core.types import AuthedRequest, Viewer
+from core.types import AuthedRequest
 from customers.selectors import customer_email_by_id
-from tickets.forms import (
-    SORTS as SORT_CHOICES,
-)
-from tickets.forms import (
-    AvailabilityForm,
-    BulkForm,
-    SavedViewForm,
-    SavedViewRenameForm,
-    TicketFilterForm,
-)
+from tickets.filters import BUILTIN_VIEWS, SORT_LABELS, TicketFilters, TicketFiltersInvalid
+from tickets.filters import KEYS as FILTER_KEYS
+from tickets.forms import AvailabilityForm, BulkForm, SavedViewForm, SavedViewRenameForm
 from tickets.models import Kind, Priority, Status
 from tickets.selectors import (
-    BUILTIN_VIEWS,
     QUEUE_ROW_COLUMNS,
     agent_by_email,
     agents_active,
@@ -55,56 +49,56 @@ DEFAULT_VIEW = "mine"
 
 
 def _queue_context(request: AuthedRequest, params: QueryDict | None = None) -> dict[str, Any]:
-    """Read the queue's view, filters, sort and cursor from the query string and load one page."""
+    """Read the queue's view, filters, sort and cursor from the query string and load one page.
+
+    A bad filter is not silently dropped (that would show the whole queue): the page comes back with what
+    was typed in the boxes, each bad field named, and no rows (``filter_errors``; a 400 for a full page)."""
     params = request.GET if params is None else params
     saved_id = parse_id(params, "saved")
     saved = saved_view_get_for(viewer=request.user, view_id=saved_id) if saved_id is not None else None
-    if saved is not None and not any(key in params for key in (*TicketFilterForm.base_fields, "view")):
-        # a saved view holds ticket_list's own filters; the form only shows them
-        stored = dict(saved.filters)
-        view = stored.pop("view", "") or ""
-        stored_sort = stored.pop("sort", "") or "updated"
-        filters = stored
-        form = TicketFilterForm(_form_data(filters, view=view, sort=stored_sort, viewer=request.user))
+    errors: dict[str, list[str]] = {}
+    if saved is not None and not any(key in params for key in FILTER_KEYS):
+        # a stored value that no longer parses is a 400 naming it (nothing was typed to keep)
+        filters = TicketFilters.from_saved(saved.filters)
+        shown = _shown(filters.to_query_dict(), requester=filters.requester)
     else:
-        form = TicketFilterForm(params)
-        if form.errors:  # a crafted or stale filter is a 400 naming it, not silently the whole queue
-            field, errors = next(iter(form.errors.items()))
-            raise ParameterError(field, " ".join(errors))
-        filters = form.filters()
-        view = params.get("view", DEFAULT_VIEW)
-        if "requester" in filters:  # the box takes an address; an address nobody has matches nothing
-            filters["requester_email"] = filters.pop("requester")
-        if filters.pop("unassigned", False):
-            filters["assignee"] = "none"
-    view = view if view in BUILTIN_VIEWS else ""
-    sort = (form.cleaned_data.get("sort") if form.is_valid() else None) or "updated"
+        try:
+            filters = TicketFilters.from_query(params)
+        except TicketFiltersInvalid as exc:
+            errors, filters = exc.errors, TicketFilters()
+        shown = _shown(params, requester=filters.requester)
+        if "view" not in params:
+            filters = replace(filters, view=DEFAULT_VIEW)
+    view, sort = filters.view, filters.sort
     changed_since = parse_datetime(params, "changed_since")
     now = timezone.now()
-    page = ticket_list(
-        viewer=request.user,
-        view=view or None,
-        filters=filters,
-        sort=sort,
-        cursor=params.get("cursor"),
-        changed_since=changed_since,
-        now=now,
-        columns=QUEUE_ROW_COLUMNS,
-        with_tags=False,
-    )
     elsewhere = None
-    if filters.get("q") and view and not params.get("cursor") and changed_since is None:
-        # the search box searches everything the agent can see, not just this view: "#1060" typed in
-        # "My open tickets" offers #1060 when it is a colleague's or solved
-        elsewhere = ticket_search_elsewhere(viewer=request.user, view=view, text=filters["q"], now=now)
+    if errors:
+        view, sort = params.get("view", DEFAULT_VIEW), params.get("sort", "")
+        page = Page(items=[], next_cursor=None)
+    else:
+        page = ticket_list(
+            viewer=request.user,
+            view=view or None,
+            filters=filters,
+            sort=sort,
+            cursor=params.get("cursor"),
+            changed_since=changed_since,
+            now=now,
+            columns=QUEUE_ROW_COLUMNS,
+            with_tags=False,
+        )
+        if filters.q and view and not params.get("cursor") and changed_since is None:
+            # the search box searches everything the agent can see, not just this view: "#1060" typed in
+            # "My open tickets" offers #1060 when it is a colleague's or solved
+            elsewhere = ticket_search_elsewhere(viewer=request.user, view=view, text=filters.q, now=now)
     base_query = params.copy()
     base_query.pop("cursor", None)
     base_query.pop("changed_since", None)
-    saved_filters = {**filters, "view": view, "sort": sort}
     return {
         "page": page,
         "elsewhere": elsewhere,
-        "search_all_query": urlencode({"view": "", "q": filters.get("q", "")}),
+        "search_all_query": TicketFilters(q=filters.q).to_query(),
         "now": now,
         "view": view,
         "sort": sort,
@@ -112,33 +106,29 @@ def _queue_context(request: AuthedRequest, params: QueryDict | None = None) -> d
         "saved_view": saved,
         "builtin_views": list(BUILTIN_VIEWS.items()),
         "saved_views": saved_views_for(viewer=request.user),
-        "filter_form": form,
-        "filters_json": json.dumps(saved_filters, default=str),
+        "shown": shown,
+        "filter_errors": errors,
+        "filters_json": json.dumps(filters.to_saved()),
         "base_query": base_query.urlencode(),
         "agents": agents_active(),
         "statuses": Status.choices,
         "priorities": Priority.choices,
         "kinds": Kind.choices,
-        "sorts": SORT_CHOICES,
+        "sorts": list(SORT_LABELS.items()),
         "queues": queues_for(viewer=request.user),
         # rows link to /agent/tickets/<id>/: reversed once, not 50 times
         "ticket_base_url": reverse("agent-ticket-detail", args=[0])[: -len("0/")],
     }
 
 
-def _form_data(filters: dict[str, Any], *, view: str, sort: str, viewer: Viewer) -> QueryDict:
-    """ticket_list's filters as the filter form's query string (requester id -> e-mail, "none" -> unassigned)."""
-    data = QueryDict(mutable=True)
-    data.update({"view": view, "sort": sort})
-    for key, value in filters.items():
-        if key == "requester":
-            value = customer_email_by_id(customer_id=to_id(value, field="requester")) or ""
-        elif key == "requester_email":
-            key = "requester"
-        elif key == "assignee" and value in ("none", "me"):
-            key, value = ("unassigned", "on") if value == "none" else ("assignee", viewer.pk)
-        data.setlist(key, [str(v) for v in value] if isinstance(value, list) else [str(value)])
-    return data
+def _shown(query: QueryDict, *, requester: int | None = None) -> dict[str, Any]:
+    """What the filter boxes show, as typed (kept when it is wrong). The requester box takes an address:
+    a saved view's requester id shows as that customer's address, which filters the same tickets."""
+    shown: dict[str, Any] = {key: query.getlist(key) for key in ("status", "priority")}
+    shown |= {key: query.get(key, "") for key in ("q", "queue", "assignee", "tag", "requester_email", "kind")}
+    if requester is not None and not shown["requester_email"]:
+        shown["requester_email"] = customer_email_by_id(customer_id=requester) or ""
+    return shown
 
 
 @agent_required
@@ -148,10 +138,12 @@ def ticket_queue_view(request: AuthedRequest) -> HttpResponse:
         # the periodic refresh: only the rows that changed, swapped in place by id
         return render(request, "tickets/ticket_queue.html#refresh", context)
     if request.htmx and (request.GET.get("cursor") or request.htmx.target == "queue-results"):
+        # a 200 even with a bad filter: htmx swaps no 4xx, and the row naming the field must show
         return render(request, "tickets/ticket_queue.html#results", context)
     # the full page only: the 20-second refresh and the result partials do not show the switch
     context["availability"] = queue_availability_for(agent=request.user)
-    return render(request, "tickets/ticket_queue.html", context)
+    status = 400 if context["filter_errors"] else 200
+    return render(request, "tickets/ticket_queue.html", context, status=status)
 
 
 @require_POST

@@ -1,18 +1,14 @@
 """Reads of the tickets app. Every read is scoped by ``tickets_visible_to``; an invisible id is a 404.
 
-Visibility: managers and superusers see every ticket; agents the tickets in queues they are members of
-plus those assigned to them; a customer user whose address is confirmed the tickets they requested, plus
-their organization's where ``Customer.sees_organization_tickets`` (shared tickets on, and for a member by
-e-mail domain only, the organization's opt-in); an unconfirmed account only what it filed itself; anyone
-else nothing. Customers never see internal notes nor the
-audit trail.
+Who sees what is ``tickets.policies`` (its table: agents, requesters, CCs, colleagues where the organization
+shares, unconfirmed accounts). Customers never see internal notes nor the audit trail.
 
 The queue list is keyset-paginated over partial indexes for every sort it offers (see ``Ticket.Meta``);
 it never counts.
 """
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db.models import Count, DateTimeField, Prefetch, Q, QuerySet, Value
@@ -24,12 +20,12 @@ from core.conf import helpdesk_setting
 from core.exceptions import ApplicationError
 from core.models import User
 from core.pagination import Page, keyset_page
-from core.params import to_id
-from core.roles import is_agent, is_manager
+from core.roles import AGENTS, MANAGERS, is_agent, is_manager
 from core.tokens import TokenExpired, TokenInvalid
 from core.types import Viewer
-from customers.models import Customer, CustomerEvent
+from customers.models import CustomerEvent
 from customers.selectors import customer_ids_by_email_prefix, customer_recent_events
+from tickets.filters import BUILTIN_VIEWS, SORT_LABELS, TicketFilters
 from tickets.models import (
     SLA_NEVER,
     UNSOLVED_STATUSES,
@@ -47,15 +43,7 @@ from tickets.models import (
     TicketEvent,
     TicketViewer,
 )
-
-#: the built-in queue views, in the order the sidebar shows them
-BUILTIN_VIEWS: dict[str, str] = {
-    "mine": "My open tickets",
-    "unassigned": "Unassigned in my queues",
-    "all_open": "All open",
-    "escalated": "Escalated or breaching within 1 hour",
-    "proactive": "Proactive",
-}
+from tickets.policies import agent_queue_ids, tickets_visible_to
 
 #: what a row of the queue page shows (``columns=`` of ``ticket_list``): loading only these halves the
 #: work of turning 50 rows into objects (a ticket has 15 date columns; a user row carries its password hash)
@@ -73,54 +61,12 @@ SORTS: dict[str, list[str]] = {
     "sla": ["sla_key", "id"],
 }
 
-FILTER_KEYS = frozenset(
-    {"status", "priority", "queue", "assignee", "tag", "requester", "requester_email", "organization", "kind", "q"}
-)
+assert set(SORTS) == set(SORT_LABELS), "every sort the queue offers has its keyset ordering"
 
 
 def _sla_key() -> Coalesce:
     """The expression of the SLA indexes: the next due time, tickets without one last."""
     return Coalesce("next_sla_due_at", Value(SLA_NEVER, output_field=DateTimeField()))
-
-
-def _queue_ids(viewer: User) -> list[int]:
-    cached = getattr(viewer, "_ticket_queue_ids", None)
-    if cached is None:
-        cached = sorted(QueueMembership.objects.filter(agent=viewer).values_list("queue_id", flat=True))
-        viewer._ticket_queue_ids = cached  # type: ignore[attr-defined]  # a per-request memo
-    return cached
-
-
-def _customer_of(viewer: User) -> Customer | None:
-    cached: Customer | None
-    if hasattr(viewer, "_ticket_customer"):
-        cached = viewer._ticket_customer
-    else:
-        cached = Customer.objects.select_related("organization").filter(user=viewer).first()
-        viewer._ticket_customer = cached  # type: ignore[attr-defined]  # a per-request memo
-    return cached
-
-
-def tickets_visible_to(viewer: Viewer | None) -> QuerySet[Ticket]:
-    """The one place ticket visibility is decided."""
-    if viewer is None or not viewer.is_authenticated or not viewer.is_active:
-        return Ticket.objects.none()
-    if is_manager(viewer):
-        return Ticket.objects.all()
-    if is_agent(viewer):
-        return Ticket.objects.filter(Q(queue_id__in=_queue_ids(viewer)) | Q(assignee=viewer))
-    if not viewer.email_verified:
-        # nothing of a customer record until the address is proven: only what this account filed itself,
-        # in its own address's name (a ticket an agent moved to another requester is not theirs any more)
-        own = Customer.objects.filter(email=viewer.email).values("pk")
-        return Ticket.objects.filter(submitted_by=viewer, requester__in=own)
-    customer = _customer_of(viewer)
-    if customer is None:
-        return Ticket.objects.none()
-    condition = Q(requester=customer)
-    if customer.sees_organization_tickets:
-        condition |= Q(organization_id=customer.organization_id)
-    return Ticket.objects.filter(condition)
 
 
 def _detail(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
@@ -146,42 +92,43 @@ def ticket_get_by_number_for(*, viewer: Viewer, number: int) -> Ticket:
     return ticket
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value in (None, ""):
-        return []
-    return list(value) if isinstance(value, list | tuple | set) else [value]
+def _as_filters(filters: TicketFilters | dict[str, Any] | None) -> TicketFilters:
+    """A dict is read as a saved view's filters would be (callers in code and tests pass them); it may not
+    carry ``view`` or ``sort``, which are ``ticket_list``'s own arguments."""
+    if filters is None:
+        return TicketFilters()
+    if isinstance(filters, TicketFilters):
+        return filters
+    if misplaced := sorted({"view", "sort"} & set(filters)):
+        raise ApplicationError(f"Unknown filters: {', '.join(misplaced)}.", {"filters": misplaced})
+    return TicketFilters.from_saved(filters)
 
 
-def _filter(qs: QuerySet[Ticket], *, viewer: User, filters: dict[str, Any]) -> QuerySet[Ticket]:
-    unknown = set(filters) - FILTER_KEYS
-    if unknown:
-        raise ApplicationError(f"Unknown filters: {', '.join(sorted(unknown))}.", {"filters": sorted(unknown)})
-    if statuses := _as_list(filters.get("status")):
+def _filter(qs: QuerySet[Ticket], *, viewer: User, filters: TicketFilters) -> QuerySet[Ticket]:
+    if statuses := filters.status:
         qs = qs.filter(status__in=statuses) if len(statuses) > 1 else qs.filter(status=statuses[0])
-    if priorities := _as_list(filters.get("priority")):
-        qs = qs.filter(priority__in=priorities)
-    if kinds := _as_list(filters.get("kind")):
-        qs = qs.filter(kind__in=kinds)
-    if queues := _as_list(filters.get("queue")):
-        qs = qs.filter(queue_id__in=[to_id(q, field="queue") for q in queues])
-    assignee = filters.get("assignee")
-    if assignee == "me":
+    if filters.priority:
+        qs = qs.filter(priority__in=filters.priority)
+    if filters.kind:
+        qs = qs.filter(kind__in=filters.kind)
+    if filters.queue:
+        qs = qs.filter(queue_id__in=filters.queue)
+    if filters.assignee == "me":
         qs = qs.filter(assignee=viewer)
-    elif assignee == "none":
+    elif filters.assignee == "none":
         qs = qs.filter(assignee__isnull=True)
-    elif assignee not in (None, ""):
-        qs = qs.filter(assignee_id=to_id(assignee, field="assignee"))
-    if tags := _as_list(filters.get("tag")):
+    elif isinstance(filters.assignee, int):
+        qs = qs.filter(assignee_id=filters.assignee)
+    if tags := filters.tag:
         qs = qs.filter(tags__name__in=tags).distinct() if len(tags) > 1 else qs.filter(tags__name=tags[0])
-    if requester := filters.get("requester"):
-        qs = qs.filter(requester_id=to_id(requester, field="requester"))
-    if (email := filters.get("requester_email")) is not None:
+    if filters.requester is not None:
+        qs = qs.filter(requester_id=filters.requester)
+    if filters.requester_email is not None:
         # an address nobody has matches nothing (the filter is never dropped); Customer.email is unique, so indexed
-        qs = qs.filter(requester__email=email.strip().lower())
-    if organization := filters.get("organization"):
-        qs = qs.filter(organization_id=to_id(organization, field="organization"))
-    text = (filters.get("q") or "").strip()
-    if text:
+        qs = qs.filter(requester__email=filters.requester_email)
+    if filters.organization is not None:
+        qs = qs.filter(organization_id=filters.organization)
+    if text := filters.q:
         qs = qs.filter(_search_condition(text))
     return qs
 
@@ -210,7 +157,7 @@ def _view_condition(viewer: User, view: str, now: dt.datetime) -> Q:
     if view == "mine":
         return Q(assignee=viewer)
     if view == "unassigned":
-        queue_ids = _queue_ids(viewer)
+        queue_ids = agent_queue_ids(viewer)
         if queue_ids or not is_manager(viewer):
             return Q(assignee__isnull=True, queue_id__in=queue_ids)
         return Q(assignee__isnull=True)
@@ -234,19 +181,19 @@ def ticket_queryset(
     *,
     viewer: User,
     view: str | None = None,
-    filters: dict[str, Any] | None = None,
+    filters: TicketFilters | dict[str, Any] | None = None,
     changed_since: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> QuerySet[Ticket]:
     """The unordered, unpaginated rows of a queue view (for exports and bulk actions; the page uses
     ``ticket_list``). A built-in view is over unsolved tickets unless ``filters`` name statuses."""
-    filters = dict(filters or {})
+    narrowing = _as_filters(filters)
     qs = tickets_visible_to(viewer)
     if view:
         qs = _view(qs, viewer=viewer, view=view, now=now or timezone.now())
-        if not filters.get("status"):
-            filters["status"] = list(UNSOLVED_STATUSES)
-    qs = _filter(qs, viewer=viewer, filters=filters)
+        if not narrowing.status:
+            narrowing = replace(narrowing, status=tuple(UNSOLVED_STATUSES))
+    qs = _filter(qs, viewer=viewer, filters=narrowing)
     if changed_since is not None:
         qs = qs.filter(updated_at__gt=changed_since)
     return qs
@@ -256,7 +203,7 @@ def ticket_list(
     *,
     viewer: User,
     view: str | None = None,
-    filters: dict[str, Any] | None = None,
+    filters: TicketFilters | dict[str, Any] | None = None,
     sort: str = "updated",
     cursor: str | None = None,
     size: int = 50,
@@ -266,7 +213,7 @@ def ticket_list(
     with_tags: bool = True,
 ) -> Page:
     """One page of the queue: a built-in ``view`` (see BUILTIN_VIEWS) and/or ``filters``
-    (status, priority, queue, assignee ("me", "none" or an id), tag, requester, organization, kind, q),
+    (a ``TicketFilters``, or a dict as a saved view stores it; its ``view`` and ``sort`` are not read here),
     sorted by ``updated``, ``priority`` or ``sla`` (next due first, tickets without SLA last).
 
     Keyset-paginated (``cursor`` from the previous page's ``next_cursor``); ``changed_since`` keeps only
@@ -277,7 +224,8 @@ def ticket_list(
     if sort not in SORTS:
         raise ApplicationError(f"Unknown sort {sort!r}.", {"sort": sort})
     size = max(1, min(int(size), 200))
-    qs = ticket_queryset(viewer=viewer, view=view, filters=filters, changed_since=changed_since, now=now)
+    narrowing = _as_filters(filters)
+    qs = ticket_queryset(viewer=viewer, view=view, filters=narrowing, changed_since=changed_since, now=now)
 
     def decorate(rows: QuerySet[Ticket]) -> QuerySet[Ticket]:
         rows = rows.select_related("requester", "organization", "queue", "assignee")
@@ -287,7 +235,7 @@ def ticket_list(
             rows = rows.prefetch_related("tags")
         return rows.annotate(sla_key=_sla_key()) if sort == "sla" else rows
 
-    if (filters or {}).get("q"):
+    if narrowing.q:
         # a search may match thousands of rows: choose the page first, then join only its rows
         if sort == "sla":
             qs = qs.annotate(sla_key=_sla_key())
@@ -338,10 +286,10 @@ def ticket_search_elsewhere(
 
 def ticket_list_saved(*, viewer: User, saved_view: SavedView, cursor: str | None = None, size: int = 50) -> Page:
     """A saved view's page: its filters may name a built-in ``view`` and a ``sort``."""
-    filters = dict(saved_view.filters or {})
-    view = filters.pop("view", None) or None
-    sort = filters.pop("sort", None) or "updated"
-    return ticket_list(viewer=viewer, view=view, filters=filters, sort=sort, cursor=cursor, size=size)
+    filters = TicketFilters.from_saved(saved_view.filters or {})
+    return ticket_list(
+        viewer=viewer, view=filters.view or None, filters=filters, sort=filters.sort, cursor=cursor, size=size
+    )
 
 
 def ticket_thread(*, ticket: Ticket, viewer: Viewer | None) -> QuerySet[Message]:
@@ -450,7 +398,7 @@ def queues_for(*, viewer: Viewer) -> QuerySet[Queue]:
     if is_manager(viewer):
         return Queue.objects.filter(is_active=True)
     if is_agent(viewer):
-        return Queue.objects.filter(pk__in=_queue_ids(viewer), is_active=True)
+        return Queue.objects.filter(pk__in=agent_queue_ids(viewer), is_active=True)
     return Queue.objects.none()
 
 
@@ -519,11 +467,12 @@ def queues_active() -> QuerySet[Queue]:
 
 def agents_active() -> QuerySet[User]:
     """Active agents and managers: who a ticket can be assigned to."""
-    return User.objects.filter(is_active=True, groups__name__in=["Agents", "Managers"]).distinct().order_by("name")
+    return User.objects.filter(is_active=True, groups__name__in=[AGENTS, MANAGERS]).distinct().order_by("name")
 
 
-def agent_by_email(*, email: str) -> Any:
-    """The active agent with this e-mail, or None."""
+def agent_by_email(*, email: str) -> User | None:
+    """The active agent (or manager) with this e-mail, or None: the one lookup of an agent by address (the
+    bulk "assign to", the API's ``assignee_email``, mail from an agent)."""
     return agents_active().filter(email=email.strip().lower()).first()
 
 
@@ -533,7 +482,7 @@ def agent_by_email(*, email: str) -> Any:
 def team_list() -> QuerySet[User]:
     """Agents and managers with their groups and queues (three queries, whatever the team's size)."""
     return (
-        User.objects.filter(groups__name__in=["Agents", "Managers"])
+        User.objects.filter(groups__name__in=[AGENTS, MANAGERS])
         .distinct()
         .prefetch_related(
             "groups", Prefetch("queue_memberships", queryset=QueueMembership.objects.select_related("queue"))

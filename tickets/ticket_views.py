@@ -17,7 +17,6 @@ from core.params import parse_id, parse_int
 from core.roles import agent_required
 from core.types import AuthedRequest
 from customers.selectors import customer_deliveries
-from customers.services import customer_get_or_create
 from tickets.forms import (
     MergeForm,
     PropertiesForm,
@@ -64,9 +63,9 @@ def ticket_create_view(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            requester, _ = customer_get_or_create(email=data["requester_email"], name=data["requester_name"])
             ticket = ticket_create(
-                requester=requester,
+                requester_email=data["requester_email"],
+                requester_name=data["requester_name"],
                 subject=data["subject"],
                 body=data["body"],
                 actor=request.user,
@@ -244,8 +243,7 @@ def ticket_update_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            ccs = [customer_get_or_create(email=email)[0] for email in data["ccs"]]
-            ticket = ticket_update(
+            ticket = ticket_update(  # the CCs' addresses become customers only if the change is saved
                 ticket=ticket,
                 actor=request.user,
                 expected_version=data["expected_version"],
@@ -255,7 +253,7 @@ def ticket_update_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
                 queue=data["queue"],
                 assignee=data["assignee"],
                 tags=data["tags"],
-                ccs=ccs,
+                ccs=data["ccs"],
                 custom_fields=form.custom_values(),
             )
         except ApplicationError as exc:

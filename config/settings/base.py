@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "csp",
+    "anymail",
     # ours, in import order: an app never imports one listed after it
     "core",
     "customers",
@@ -158,6 +159,25 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
         "form-action": [SELF],
     }
+}
+
+# --- e-mail services' inbound webhooks (django-anymail; tickets.inbound.webhooks) --------------------
+# Mounted at /inbound/anymail/<service>/inbound/. Every service's post must carry HTTP basic auth with
+# ANYMAIL_WEBHOOK_SECRET ("user:password", several comma-separated while rotating); without it the
+# webhook stores nothing (tickets.inbound.webhooks), because for Postmark, SendGrid and SES basic auth is
+# the only proof that a post came from the service. Services that also sign their posts are checked
+# with their key on top: Mailgun's HTTP webhook signing key, Postal's public key, MailerSend's secret.
+ANYMAIL = {
+    "WEBHOOK_SECRET": env.list("ANYMAIL_WEBHOOK_SECRET", default=[]),
+    **{
+        setting: value
+        for setting, value in {
+            "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+            "POSTAL_WEBHOOK_KEY": env.str("ANYMAIL_POSTAL_WEBHOOK_KEY", default=""),
+            "MAILERSEND_INBOUND_SECRET": env.str("ANYMAIL_MAILERSEND_INBOUND_SECRET", default=""),
+        }.items()
+        if value  # an unset key stays unset: anymail then refuses that service's posts (500) instead of
+    },  # checking them against an empty key
 }
 
 # --- REST framework -------------------------------------------------------------

@@ -8,6 +8,7 @@ from customers.services.customers import (
     customer_sign_up,
     customer_touch,
     user_email_verify,
+    user_password_reset_send,
     user_verification_read,
     user_verification_send,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "events_prune",
     "events_rollup",
     "user_email_verify",
+    "user_password_reset_send",
     "user_verification_read",
     "user_verification_send",
 ]

@@ -147,6 +147,23 @@ def user_verification_send(*, user: User) -> None:
     )
 
 
+def user_password_reset_send(*, user: User, subject: str, body: str, token: str, recipient: str = "") -> None:
+    """Plan the password-reset e-mail Django's reset form wrote (``subject``, ``body`` with its ``token``
+    link) as the account's customer's, in the ledger like every other message.
+
+    One row per reset token: the key repeats when the form is submitted twice for the same token.
+    """
+    delivery_plan(
+        key=f"password-reset:{user.pk}:{token}",
+        category=Category.SERVICE,
+        subject=subject,
+        body=body,
+        customer=Customer.objects.filter(user=user).first(),
+        recipient=recipient or user.email,
+        source=f"user:{user.pk}",
+    )
+
+
 def _account_exists_send(*, user: User) -> None:
     """Someone signed up with the address of an existing account: tell the address, not the form.
 

@@ -18,13 +18,13 @@ import socket
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
-from django.db import transaction
 from django.db.models import F, Field, Q
 from django.utils import timezone
 
@@ -34,6 +34,7 @@ from customers.services.deliveries_planning import deliveries_enqueue, delivery_
 from customers.services.mime import email_envelope_build
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class _Transient(Exception):
@@ -184,6 +185,32 @@ def _lease() -> dt.timedelta:
     return dt.timedelta(seconds=helpdesk_setting("DELIVERY_LEASE_SECONDS"))
 
 
+def _riding_out_a_database_restart(statement: Callable[[], _T], *, until: float) -> _T:
+    """Run a sending chunk's bookkeeping statement, waiting out a database restart until ``until``
+    (``time.monotonic()``: shortly before the chunk's lease lapses).
+
+    The chunk holds messages the SMTP server accepted but whose ``sent`` mark is not written yet. Giving up
+    at the first ``OperationalError`` left them to the sweeper, which sent them again: one mark batch per
+    worker process, 20 to 40 duplicates in every restart ``bench_fanout`` ran. Waiting and reconnecting
+    marks them instead, and the chunk goes on. The wait ends before the lease does, so the sweeper never
+    hands the rows to another worker while this one may still mark them. Inside a transaction there is
+    nothing to reconnect to: the error goes up at once."""
+    delay = 0.25
+    while True:
+        try:
+            return statement()
+        except (OperationalError, InterfaceError) as exc:
+            if db_connection.in_atomic_block or time.monotonic() + delay > until:
+                raise
+            logger.warning("deliveries: the database is unreachable (%s); trying again in %.2f s", exc, delay)
+            db_connection.close()  # the next statement connects afresh
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+_LEASE_MARGIN_SECONDS = 2.0  # the lease was set by the claim a moment before the chunk started its clock
+
+
 class _Lease:
     """A chunk's proof that it is alive: it extends ``claimed_until`` of the rows it still holds
     every half lease (one UPDATE per 15 s of sending, none for a chunk that takes 3 s), so a dead
@@ -191,18 +218,25 @@ class _Lease:
 
     def __init__(self, token: uuid.UUID) -> None:
         self.token = token
-        self.half = _lease().total_seconds() / 2
+        self.seconds = _lease().total_seconds()
+        self.half = self.seconds / 2
         self.renew_at = time.monotonic() + self.half
+        self.safe_until = time.monotonic() + self.seconds - _LEASE_MARGIN_SECONDS
 
     def keep(self) -> bool:
         """Extend the lease when half of it is gone; False if the chunk lost it (nothing left to extend:
         it was frozen past the lease and the sweeper gave its rows to another worker)."""
         if time.monotonic() < self.renew_at:
             return True
-        kept = Delivery.objects.filter(claim_token=self.token, status=Delivery.Status.SENDING).update(
-            claimed_until=timezone.now() + _lease()
+        renewing = time.monotonic()
+        kept = _riding_out_a_database_restart(
+            lambda: Delivery.objects.filter(claim_token=self.token, status=Delivery.Status.SENDING).update(
+                claimed_until=timezone.now() + _lease()
+            ),
+            until=self.safe_until,
         )
         self.renew_at = time.monotonic() + self.half
+        self.safe_until = renewing + self.seconds - _LEASE_MARGIN_SECONDS
         return kept > 0
 
 
@@ -265,13 +299,15 @@ class _SentMarks:
 
     The window in which a message can go twice is what was accepted but not yet marked: at most
     ``DELIVERY_MARK_BATCH`` messages (20) or ``DELIVERY_MARK_SECONDS`` (1 s) of them, whichever is
-    fewer, when a worker dies; the same plus one when PostgreSQL crashes (the commit is synchronous,
-    so a committed mark survives it). One UPDATE per batch rather than per message: a fan-out's
+    fewer, when a worker dies. A PostgreSQL restart that ends before the chunk's lease (15 to 30 s left)
+    costs none: the mark waits for the database to come back (and a committed mark survives a crash: the
+    commit is synchronous). One UPDATE per batch rather than per message: a fan-out's
     hottest statement, and one WAL flush per 20 messages instead of one per message.
     """
 
-    def __init__(self, token: uuid.UUID) -> None:
+    def __init__(self, token: uuid.UUID, lease: _Lease) -> None:
         self.token = token
+        self.lease = lease
         self.ids: list[int] = []
         self.batch = int(helpdesk_setting("DELIVERY_MARK_BATCH"))
         self.seconds = float(helpdesk_setting("DELIVERY_MARK_SECONDS"))
@@ -288,8 +324,12 @@ class _SentMarks:
     def flush(self) -> None:
         if not self.ids:
             return
-        self.marked += Delivery.objects.filter(pk__in=self.ids, claim_token=self.token).update(
-            status=Delivery.Status.SENT, sent_at=timezone.now(), claim_token=None, last_error=""
+        ids = self.ids
+        self.marked += _riding_out_a_database_restart(
+            lambda: Delivery.objects.filter(pk__in=ids, claim_token=self.token).update(
+                status=Delivery.Status.SENT, sent_at=timezone.now(), claim_token=None, last_error=""
+            ),
+            until=self.lease.safe_until,
         )
         self.ids = []
 
@@ -310,8 +350,8 @@ def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
         counts["retrying"] += len(emails)
         logger.warning("deliveries: cannot open a mail connection (%s); %d rows back off", exc, len(emails))
         return counts
-    marks = _SentMarks(token)
     lease = _Lease(token)
+    marks = _SentMarks(token, lease)
     try:
         for index, row in enumerate(emails):
             try:

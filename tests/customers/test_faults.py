@@ -42,14 +42,16 @@ def _counts(cluster: PrivatePostgres) -> dict[str, int]:
     return dict(cluster.query("SELECT status, count(*) FROM customers_delivery GROUP BY status"))
 
 
-def test_the_worker_recovers_from_a_database_restart_mid_fanout_and_sends_everything(tmp_path, private_postgres):
+def test_the_worker_recovers_from_a_database_restart_mid_fanout_and_sends_everything_once(tmp_path, private_postgres):
+    """The chunks wait for the database to mark what the server accepted, within their lease (the default
+    30 s; crash recovery on a busy machine took 6 s), so nothing goes twice (before they waited, every
+    restart sent one mark batch per worker process again)."""
     n = 3000
     with SmtpServer() as smtp, publishing_to_broker(tmp_path):
         smtp.sink.delay = 0.002  # ~400 messages/s, so the restart lands mid fan-out
         worker = WorkerProcess(
             var_dir=tmp_path, email_url=smtp.url, beat=True, concurrency=2,
-            extra_env={"DATABASE_URL": private_postgres.url, "HELPDESK_DELIVERY_SWEEP_INTERVAL_SECONDS": "2",
-                       "HELPDESK_DELIVERY_LEASE_SECONDS": "5"},
+            extra_env={"DATABASE_URL": private_postgres.url, "HELPDESK_DELIVERY_SWEEP_INTERVAL_SECONDS": "2"},
         ).start()  # fmt: skip
         try:
             _plan(worker, n, "restart")
@@ -61,8 +63,9 @@ def test_the_worker_recovers_from_a_database_restart_mid_fanout_and_sends_everyt
         finally:
             worker.stop()
     assert _counts(private_postgres) == {"sent": n}
-    delivered = {m["Message-ID"] for m in smtp.sink.messages}
-    assert len(delivered) == n  # every one arrived; a duplicate (same Message-ID) is allowed, see README
+    per_message_id = collections.Counter(m["Message-ID"] for m in smtp.sink.messages)
+    assert len(per_message_id) == n
+    assert [mid for mid, copies in per_message_id.items() if copies > 1] == []
     assert recovered_after < 60
 
 

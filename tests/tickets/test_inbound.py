@@ -636,3 +636,62 @@ def test_a_forged_or_soft_report_changes_nothing(deliver_mail):
     ada.refresh_from_db()
     assert news.status != "bounced"
     assert not ada.email_undeliverable
+
+
+# --- the raw API's own body limit -----------------------------------------------------------------------
+
+
+def big_mail(size: int, message_id: str) -> bytes:
+    """A message of about ``size`` bytes: a text body of that many characters (base64 lines in real mail)."""
+    line = "The log of the failed export follows, line after line of it.\n"
+    return mail(message_id=message_id, body=line * (size // len(line))).as_bytes()
+
+
+def test_a_message_over_djangos_form_limit_but_under_ours_is_stored_and_imported(
+    api_client_for, mailbox, settings, django_capture_on_commit_callbacks
+):
+    # given a 4 MB message: over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), under the 25 MB message limit
+    raw = big_mail(4 * 1024 * 1024, "<big-1@math.example>")
+    assert len(raw) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client_for(ManagerFactory()).post("/api/v1/inbound/", raw, content_type="message/rfc822")
+    assert response.status_code == 202, response.content
+    inbound = InboundEmail.objects.get()
+    assert bytes(inbound.raw) == raw
+    assert inbound.state == "processed"
+    assert inbound.ticket.messages.get().body.startswith("The log of the failed export follows")
+
+
+def test_a_message_over_the_message_limit_but_under_the_body_limit_is_kept_raw_with_a_note(
+    api_client_for, mailbox, settings, django_capture_on_commit_callbacks
+):
+    settings.HELPDESK = {**settings.HELPDESK, "INBOUND_MAX_BYTES": 1024 * 1024}  # the body limit is 1.5 MB
+    raw = big_mail(1200 * 1024, "<big-2@math.example>")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client_for(ManagerFactory()).post("/api/v1/inbound/", raw, content_type="message/rfc822")
+    assert response.status_code == 202, response.content
+    inbound = InboundEmail.objects.get()
+    assert (inbound.size, inbound.outcome) == (len(raw), f"new ticket {inbound.ticket.reference} (too large)")
+    assert "over the 1 MB limit" in inbound.ticket.messages.get().body
+
+
+def test_a_body_over_the_limit_is_a_413_with_a_json_error_and_stores_nothing(api_client_for, mailbox, settings):
+    settings.HELPDESK = {**settings.HELPDESK, "INBOUND_MAX_BYTES": 1024 * 1024}
+    raw = big_mail(1600 * 1024, "<big-3@math.example>")
+    response = api_client_for(ManagerFactory()).post("/api/v1/inbound/", raw, content_type="message/rfc822")
+    assert response.status_code == 413
+    assert response.json() == {"message": "The message is larger than 1.5 MB, the most this endpoint takes.",
+                               "extra": {}}  # fmt: skip
+    assert not InboundEmail.objects.exists()
+
+
+def test_a_body_longer_than_its_content_length_claims_is_read_only_to_the_limit(mailbox, settings):
+    from io import BytesIO
+
+    from tickets.inbound.api import PayloadTooLarge, RawEmailParser
+
+    settings.HELPDESK = {**settings.HELPDESK, "INBOUND_MAX_BYTES": 1024 * 1024}
+    stream = BytesIO(b"x" * (3 * 1024 * 1024))
+    with pytest.raises(PayloadTooLarge):
+        RawEmailParser().parse(stream)
+    assert stream.tell() == 1024 * 1024 + 512 * 1024 + 1  # one byte past the limit, not the whole body

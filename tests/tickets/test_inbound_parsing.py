@@ -88,7 +88,7 @@ def _multipart() -> EmailMessage:
 
 def test_a_multipart_message_gives_text_html_inline_images_and_attachments():
     parsed = email_parse(_multipart().as_bytes())
-    assert parsed.text == "See the screenshot."
+    assert parsed.text == "See the ![image](cid:shot1@math.example) screenshot."  # from the HTML, image in place
     assert 'src="cid:shot1@math.example"' in parsed.html
     by_name = {a.filename: a for a in parsed.attachments}
     assert by_name["invoice.pdf"].content == b"%PDF-1.4 fake"
@@ -233,3 +233,33 @@ def test_broken_messages_parse_without_raising(raw):
     parsed = email_parse(raw)
     assert isinstance(parsed.text, str)
     assert parsed.date is None or isinstance(parsed.date, dt.datetime)
+
+
+def test_format_flowed_text_has_its_soft_line_breaks_joined():
+    from tickets.inbound.parsing import unflow
+
+    flowed = "One long \nsentence here.\n> quoted \n> line\n>> deeper\n -- stuffed\n-- \nsig"
+    assert unflow(flowed) == "One long sentence here.\n> quoted line\n>> deeper\n-- stuffed\n-- \nsig"
+    assert unflow("with \ndelsp", delsp=True) == "withdelsp"
+
+
+def test_a_multipart_without_its_boundary_is_read_with_the_one_its_body_uses():
+    parsed = email_parse(
+        _raw("From: a@example.com\nSubject: x\nContent-Type: multipart/mixed",
+             b"--b1\r\nContent-Type: text/plain\r\n\r\nThe text.\r\n--b1--\r\n")
+    )  # fmt: skip
+    assert parsed.text == "The text."
+    assert "multipart without its boundary: read with --b1" in parsed.defects
+    no_parts = email_parse(_raw("From: a@example.com\nSubject: x\nContent-Type: multipart/mixed", b"Just text.\r\n"))
+    assert no_parts.text == "Just text."
+
+
+@pytest.mark.parametrize(
+    ("encoding", "subject", "name"),
+    [("utf-8", "Größe der Rechnung", "Zoë Müller"), ("cp1252", "Problème d'accès", "René Lefèvre")],
+    ids=["rfc6532-utf8", "cp1252"],
+)
+def test_raw_8bit_headers_are_decoded_like_a_body(encoding, subject, name):
+    raw = f"From: {name} <x@math.example>\r\nSubject: {subject}\r\n\r\nHallo\r\n".encode(encoding)
+    parsed = email_parse(raw)
+    assert (parsed.subject, parsed.sender) == (subject, Address("x@math.example", name))

@@ -157,3 +157,22 @@ def test_the_new_text_of_an_html_only_reply(html, expected):
 def test_html_to_text_keeps_paragraphs_and_marks_quotes_and_drops_styles():
     text = text_from_html("<style>x{}</style><p>One</p><p>Two <i>words</i></p><blockquote>Old</blockquote>")
     assert text == "One\n\nTwo words\n\n> Old"
+
+
+def test_a_forward_inside_the_quoted_thread_is_cut_with_the_quote():
+    reply = (
+        "Any news?\n\nFrom: Support <support@example.com>\nSent: Tuesday, December 1, 2026 10:00 AM\n"
+        "Subject: RE: Fwd: Invoice\n\nWe are looking.\n\n---------- Forwarded message ---------\nFrom: Bob\n\nOld"
+    )
+    assert reply_text(reply) == "Any news?"
+
+
+@pytest.mark.parametrize(
+    "marker",
+    ["---------- Forwarded message ---------", "Begin forwarded message:",
+     "-------- Weitergeleitete Nachricht --------", "-------- Message transféré --------",
+     "---------- Mensaje reenviado ----------"],
+)  # fmt: skip
+def test_a_forwarded_message_is_kept_whole_in_every_client_and_language(marker):
+    text = f"FYI\n\n{marker}\nFrom: Bob <bob@example.com>\nDate: Tue, 1 Dec 2026\nSubject: Down\n\nIt is down."
+    assert reply_text(text) == text

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import PermissionDenied
@@ -11,10 +12,8 @@ from rest_framework.views import APIView
 
 from core.api.throttling import RateLimitThrottle
 from core.exceptions import ApplicationError
-from core.params import parse_id, to_id
 from core.roles import is_agent
 from customers.selectors import customer_for_user
-from customers.services import customer_get_or_create
 from tickets.api.serializers import (
     CustomerMessageOutputSerializer,
     CustomerTicketCreateInputSerializer,
@@ -28,8 +27,10 @@ from tickets.api.serializers import (
     TicketPageSerializer,
     TicketUpdateInputSerializer,
 )
+from tickets.filters import BUILTIN_VIEWS, SORT_LABELS, TicketFilters
 from tickets.models import Channel
-from tickets.selectors import BUILTIN_VIEWS, SORTS, agent_by_email, ticket_get_for, ticket_list, ticket_thread
+from tickets.policies import Action, ticket_access
+from tickets.selectors import agent_by_email, ticket_get_for, ticket_list, ticket_thread
 from tickets.services import ticket_create, ticket_customer_reply, ticket_merge, ticket_reply, ticket_update
 from tickets.services.requests import request_submit
 
@@ -37,33 +38,17 @@ LIST_PARAMETERS = [
     OpenApiParameter("view", str, enum=list(BUILTIN_VIEWS), description="A built-in view (agents)."),
     OpenApiParameter("status", str, many=True),
     OpenApiParameter("priority", str, many=True),
-    OpenApiParameter("queue", int, description="Queue id."),
+    OpenApiParameter("queue", int, many=True, description="Queue id."),
     OpenApiParameter("assignee", str, description='An agent id, "me" or "none".'),
-    OpenApiParameter("tag", str),
+    OpenApiParameter("tag", str, many=True),
+    OpenApiParameter("requester", int, description="Customer id."),
     OpenApiParameter("requester_email", str),
     OpenApiParameter("organization", int),
-    OpenApiParameter("kind", str),
+    OpenApiParameter("kind", str, many=True),
     OpenApiParameter("q", str, description="Text in the subject, a ticket number, or the requester's e-mail start."),
-    OpenApiParameter("sort", str, enum=list(SORTS)),
+    OpenApiParameter("sort", str, enum=list(SORT_LABELS)),
     OpenApiParameter("cursor", str, description="next_cursor of the previous page."),
 ]
-
-
-def _filters(params: Any) -> dict[str, Any]:
-    filters: dict[str, Any] = {}
-    for key in ("status", "priority", "tag", "kind"):
-        if values := params.getlist(key):
-            filters[key] = values
-    for key in ("queue", "organization"):
-        if (value := parse_id(params, key)) is not None:
-            filters[key] = value
-    if assignee := params.get("assignee"):
-        filters["assignee"] = assignee if assignee in {"me", "none"} else to_id(assignee, field="assignee")
-    if email := params.get("requester_email"):
-        filters["requester_email"] = email
-    if q := params.get("q"):
-        filters["q"] = q
-    return filters
 
 
 def _ticket_out(request: Request, ticket: Any) -> dict[str, Any]:
@@ -126,14 +111,13 @@ class TicketListApi(APIView):
 
     @extend_schema(parameters=LIST_PARAMETERS, responses=TICKET_PAGE_FOR_VIEWER, operation_id="tickets_list")
     def get(self, request: Request) -> Response:
-        view = request.query_params.get("view") or None
-        if view and not is_agent(request.user):
-            view = None
+        filters = TicketFilters.from_query(request.query_params)  # a bad value: 400 naming each field
+        view = filters.view if is_agent(request.user) else ""  # the built-in views are the agent's queue
         page = ticket_list(
             viewer=request.user,
-            view=view,
-            filters=_filters(request.query_params),
-            sort=request.query_params.get("sort", "updated"),
+            view=view or None,
+            filters=filters,
+            sort=filters.sort,
             cursor=request.query_params.get("cursor"),
         )
         return Response({"results": _tickets_out(request, page.items), "next_cursor": page.next_cursor})
@@ -156,9 +140,9 @@ class TicketListApi(APIView):
         data = serializer.validated_data
         if not data.get("requester_email"):
             raise ApplicationError("Name the requester.", {"requester_email": "required for agents"})
-        requester, _ = customer_get_or_create(email=data["requester_email"], name=data["requester_name"])
-        ticket = ticket_create(
-            requester=requester,
+        ticket = ticket_create(  # the requester's record is found or created with the ticket, or not at all
+            requester_email=data["requester_email"],
+            requester_name=data["requester_name"],
             subject=data["subject"],
             body=data["body"],
             actor=request.user,
@@ -239,8 +223,12 @@ class TicketMessagesApi(APIView):
         else:
             if data["internal"] or data.get("status"):
                 raise ApplicationError("Customers cannot add notes or set the status.", {"internal": "agents only"})
+            # as whom: themselves (requester, CC, colleague), or the requester for an unconfirmed account's own
+            access = ticket_access(ticket=ticket, user=request.user)
+            if not access.may(Action.REPLY) or access.customer is None:
+                raise Http404("No such ticket.")
             message = ticket_customer_reply(
-                ticket=ticket, body=data["body"], customer=customer_for_user(user=request.user), channel=Channel.API
+                ticket=ticket, body=data["body"], customer=access.customer, channel=Channel.API
             )
         return Response(_message_out(request, message), status=status.HTTP_201_CREATED)
 

@@ -2,7 +2,9 @@
 
 For an MTA or a mail service that can POST the message as it arrived. The answer is 202 once the raw
 message is committed (201 semantics would promise a ticket, which the worker decides), 200 when the
-same message was stored before, 400 for an empty body, 404 for an unknown mailbox.
+same message was stored before, 400 for an empty body, 404 for an unknown mailbox, 413 for a body over
+``inbound_request_max_bytes()`` (the message size limit and half again; ``tickets.inbound.bodies`` says why
+the body is read in chunks from the stream and never through ``request.body``).
 """
 
 from typing import Any
@@ -12,7 +14,7 @@ from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +22,7 @@ from rest_framework.views import APIView
 
 from core.api.permissions import Can
 from core.exceptions import ApplicationError
+from tickets.inbound.bodies import BodyTooLarge, declared_length, inbound_request_max_bytes, read_limited
 from tickets.inbound.models import InboundEmail, Mailbox
 from tickets.inbound.selectors import (
     inbound_email_get,
@@ -33,11 +36,19 @@ from tickets.inbound.services import inbound_retry, inbound_store
 from tickets.models import Queue
 
 
+class PayloadTooLarge(APIException):
+    status_code = 413
+    default_code = "too_large"
+
+
 class RawEmailParser(BaseParser):
     media_type = "message/rfc822"
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> bytes:
-        return stream.read() if stream is not None else b""
+        try:
+            return read_limited(stream, limit=inbound_request_max_bytes()) if stream is not None else b""
+        except BodyTooLarge as exc:  # a body longer than its Content-Length said: read no further
+            raise PayloadTooLarge(str(exc)) from exc
 
 
 class OctetStreamParser(RawEmailParser):
@@ -55,10 +66,14 @@ class InboundEmailApi(APIView):
         responses={
             202: inline_serializer(
                 "InboundStored", {"id": serializers.IntegerField(), "state": serializers.CharField()}
-            )
+            ),
+            413: inline_serializer("InboundTooLarge", {"message": serializers.CharField()}),
         },
     )
     def post(self, request: Request) -> Response:
+        limit = inbound_request_max_bytes()
+        if declared_length(request) > limit:  # refused before a byte of it is read
+            raise PayloadTooLarge(str(BodyTooLarge(limit)))
         address = (request.query_params.get("mailbox") or "").strip().lower()
         mailbox = mailbox_for_address(address=address) if address else mailbox_default()
         if mailbox is None:

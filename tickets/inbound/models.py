@@ -17,7 +17,8 @@ class Mailbox(models.Model):
         KNOWN = "known", "Known customers only"
 
     class Source(models.TextChoices):
-        PUSH = "push", "Pushed to us (webhook, API or MTA pipe)"
+        PUSH = "push", "Pushed to us (the API or an MTA pipe)"
+        WEBHOOK = "webhook", "An e-mail service's inbound webhook (Mailgun, Postmark, SendGrid, SES, ...)"
         IMAP = "imap", "IMAP polling"
         FOLDER = "folder", "A drop folder of .eml files"
 

@@ -10,6 +10,9 @@ listed in ``defects``. What it reads:
 - the text: the ``text/plain`` body, or text made from the HTML body when a client sent only HTML
   (``text_from_html``); the HTML itself is kept as sent and is sanitized where it is shown;
 - attachments, including inline images (``Content-ID``), as bytes with their declared name and type;
+  when the HTML shows inline images (``<img src="cid:...">``) the text is made from the HTML, with each
+  image where the sender put it as ``![alt](cid:...)`` (``tickets.inbound.inline`` points it at the
+  attachment it became): the plain-text part of such mail has no images, or only a "[image: x.png]";
 - whether a machine wrote it (RFC 3834: ``Auto-Submitted``, ``X-Autoreply``, ``Precedence``, an empty
   ``Return-Path``, ``MAILER-DAEMON``) and whether it is bulk or list mail (``List-Id``, ``Precedence``);
 - a delivery status notification (RFC 3464 ``multipart/report``): which message bounced, for whom,
@@ -27,10 +30,11 @@ import email.errors
 import email.policy
 import re
 from dataclasses import dataclass, field
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from html.parser import HTMLParser
+from urllib.parse import unquote
 
 import authres
 
@@ -115,6 +119,8 @@ def email_parse(raw: bytes) -> ParsedEmail:
         parsed.defects.append(f"unparseable message: {exc}")
         parsed.text = _decode(raw, None, parsed.defects)
         return parsed
+    if message.get_content_maintype() == "multipart" and not message.is_multipart():
+        message = _without_missing_boundary(message, parsed)
     parsed.defects.extend(type(defect).__name__ for defect in message.defects)
     parsed.message_id = next(iter(_ids(_header(message, "Message-ID", parsed))), "")
     parsed.in_reply_to = _ids(_header(message, "In-Reply-To", parsed))
@@ -129,11 +135,28 @@ def email_parse(raw: bytes) -> ParsedEmail:
     parsed.automated, parsed.bulk = _automation(message, parsed)
     parsed.auth_failures, parsed.auth_passes = _auth_results(message)
     _walk(message, parsed)
-    if not parsed.text and parsed.html:
+    if parsed.html and (not parsed.text or _shows_inline_images(parsed)):
         parsed.text = text_from_html(parsed.html)
     if message.get_content_type() == "multipart/report":
         parsed.report = _delivery_report(message, parsed)
     return parsed
+
+
+def _without_missing_boundary(message: Message, parsed: ParsedEmail) -> Message:
+    """A multipart message that declares no boundary (or one its body never uses): read again with the
+    boundary its first ``--`` line shows, else as plain text, so that its text is not lost."""
+    body = message.get_payload()
+    found = re.search(r"^--([^\s]{1,70})[ \t\r]*$", body if isinstance(body, str) else "", flags=re.MULTILINE)
+    if found:
+        parsed.defects.append(f"multipart without its boundary: read with --{found.group(1)}")
+        message.set_param("boundary", found.group(1))
+        try:
+            return email.message_from_bytes(message.as_bytes(), policy=email.policy.compat32)
+        except Exception:  # noqa: S110 - a message the stdlib cannot write back is read as text below
+            pass
+    parsed.defects.append("multipart without a boundary: read as text")
+    message.set_type("text/plain")
+    return message
 
 
 # headers -----------------------------------------------------------------------------------------
@@ -146,6 +169,10 @@ def _header(message: Message, name: str, parsed: ParsedEmail) -> str:
 
 
 def _decoded(value: object, name: str, parsed: ParsedEmail) -> str:
+    if isinstance(value, Header):
+        # raw 8-bit bytes in a header (RFC 6532 UTF-8, or a client's local charset): the stdlib keeps them as
+        # "unknown-8bit" and would print them as replacement characters; decode them as a body would be
+        return " ".join(_decode_words_leniently(value).split())
     value = str(value)
     try:
         return str(make_header(decode_header(value)))
@@ -282,6 +309,8 @@ def _walk(message: Message, parsed: ParsedEmail) -> None:
         if is_body:
             text = _decode(payload, part.get_content_charset(), parsed.defects)
             if content_type == "text/plain" and not parsed.text:
+                if (part.get_param("format") or "").lower() == "flowed":
+                    text = unflow(text, delsp=(part.get_param("delsp") or "").lower() == "yes")
                 parsed.text = text.replace("\r\n", "\n").strip("\n")
             elif content_type == "text/html" and not parsed.html:
                 parsed.html = text
@@ -298,6 +327,31 @@ def _walk(message: Message, parsed: ParsedEmail) -> None:
     _forwarded(message, parsed)
 
 
+def unflow(text: str, *, delsp: bool = False) -> str:
+    """RFC 3676 ``format=flowed`` text (Thunderbird, Apple Mail) with its soft line breaks joined again.
+
+    A line that ends in a space continues on the next line of the same quote depth; a leading space is
+    stuffing; ``-- `` is the signature line, never a soft break."""
+    out: list[str] = []
+    depths: list[int] = []
+    joining = False
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]
+        soft = content.endswith(" ") and content != "-- "
+        if soft and delsp:
+            content = content[:-1]
+        if joining and depths and depths[-1] == depth:
+            out[-1] += content
+        else:
+            out.append((">" * depth + " " if depth else "") + content)
+            depths.append(depth)
+        joining = soft
+    return "\n".join(line.rstrip() if line != "-- " else line for line in out)
+
+
 def _forwarded(message: Message, parsed: ParsedEmail) -> None:
     """A forwarded message (message/rfc822) is kept as an .eml attachment, not merged into the body."""
     if message.get_content_type() == "multipart/report":
@@ -307,6 +361,19 @@ def _forwarded(message: Message, parsed: ParsedEmail) -> None:
             inner = part.get_payload()
             content = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
             parsed.attachments.append(Attachment("forwarded.eml", "message/rfc822", content))
+
+
+_CID_SRC = re.compile(r"""src\s*=\s*["']?cid:([^"'\s>]+)""", re.IGNORECASE)
+
+
+def cid_references(html: str) -> list[str]:
+    """The Content-IDs an HTML body shows as images, in order (RFC 2392: a cid URL is URL-encoded)."""
+    return [unquote(found) for found in _CID_SRC.findall(html)]
+
+
+def _shows_inline_images(parsed: ParsedEmail) -> bool:
+    inline = {a.content_id.lower() for a in parsed.attachments if a.content_id}
+    return any(cid.lower() in inline for cid in cid_references(parsed.html))
 
 
 def _name_for(content_type: str, n: int) -> str:
@@ -399,10 +466,27 @@ class _TextMaker(HTMLParser):
             self.line_depth = self.quote_depth
         elif tag in self.PARAGRAPHS:
             self._newline(paragraph=True)
+        elif tag == "br" and not self.lines[-1].strip() and len(self.lines) > 1:
+            self.lines.append("")  # a <br> on an empty line is a blank line (Outlook's and Gmail's <div><br></div>)
         elif tag in self.BLOCKS:
             self._newline()
         if tag == "li":
             self.lines[-1] = "> " * self.line_depth + "- "
+        if tag == "img" and not self.skip_depth:
+            self._image(dict(attrs))
+
+    def _image(self, attrs: dict[str, str | None]) -> None:
+        """An inline image (cid:) as a Markdown image where it stood; remote images are left out: loading
+        them would tell the sender that and when the mail was read (and CSP would block them anyway)."""
+        src = (attrs.get("src") or "").strip()
+        if not src.lower().startswith("cid:"):
+            return
+        alt = " ".join(re.sub(r"[\[\]]", "", attrs.get("alt") or "").split()) or "image"
+        if not self.lines[-1]:
+            self.lines[-1] = "> " * self.line_depth
+        elif not self.lines[-1].endswith(" "):
+            self.lines[-1] += " "
+        self.lines[-1] += f"![{alt}](cid:{src[4:].replace(')', '%29').replace(' ', '%20')}) "
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.SKIP:

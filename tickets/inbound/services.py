@@ -40,6 +40,7 @@ from core.roles import is_agent
 from customers.models import Customer, Delivery
 from customers.services import customer_get_or_create, delivery_bounce, delivery_plan
 from tickets.inbound.addresses import ticket_id_from_address
+from tickets.inbound.inline import inline_images_unlinked, message_inline_images_link
 from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
 from tickets.inbound.parsing import Address, ParsedEmail, email_parse
 from tickets.inbound.quotes import reply_text
@@ -241,7 +242,9 @@ def _process(inbound: InboundEmail, now: dt.datetime) -> str:
         else:
             kind = "bulk" if parsed.bulk else "automatic reply"
             return _done(inbound, InboundEmail.State.IGNORED, f"ignored: {kind} ({parsed.automated})")
-    agent = _agent(sender.email)
+    from tickets.selectors import agent_by_email  # noqa: PLC0415  (as the other tickets modules here)
+
+    agent = agent_by_email(email=sender.email)
     if ticket is not None and agent is not None:
         return _agent_reply(inbound, ticket, agent, parsed, how)
     customer = _customer(mailbox, sender)
@@ -252,9 +255,9 @@ def _process(inbound: InboundEmail, now: dt.datetime) -> str:
             why += "; told the sender (at most once a day)"
         return _done(inbound, InboundEmail.State.IGNORED, why)
     if ticket is not None:
-        from tickets.services import ticket_customer_may_reply  # noqa: PLC0415
+        from tickets.policies import Action, ticket_may  # noqa: PLC0415
 
-        if ticket_customer_may_reply(ticket=ticket, customer=customer):
+        if ticket_may(ticket=ticket, customer=customer, action=Action.REPLY):
             return _customer_reply(inbound, ticket, customer, parsed, how)
         return _new_ticket(inbound, customer, parsed, mentions=ticket)
     return _new_ticket(inbound, customer, parsed)
@@ -296,12 +299,6 @@ def _is_ours(address: str, ours: set[str]) -> bool:
     return address in ours or f"{local.split('+', 1)[0]}@{domain}" in ours
 
 
-def _agent(address: str) -> Any:
-    from tickets.selectors import agent_by_email  # noqa: PLC0415
-
-    return agent_by_email(email=address)
-
-
 def _customer(mailbox: Mailbox, sender: Address) -> Customer | None:
     if mailbox.accept == Mailbox.Accept.KNOWN:
         return Customer.objects.filter(email=sender.email).first()
@@ -322,6 +319,8 @@ def _attachments(parsed: ParsedEmail) -> tuple[list[Any], list[str]]:
             refused.append(f"{attachment.filename}: {exc.message}")
             continue
         upload.seek(0)
+        # tickets.inbound.inline points the text's cid: images at the attachments these become
+        upload.content_id = attachment.content_id  # type: ignore[attr-defined]
         kept.append(upload)
     return kept, refused
 
@@ -329,7 +328,7 @@ def _attachments(parsed: ParsedEmail) -> tuple[list[Any], list[str]]:
 def _body(parsed: ParsedEmail, refused: list[str]) -> str:
     text = reply_text(parsed.text) or "(This e-mail has no text.)"
     if refused:
-        text += "\n\n(Attachments not kept: " + "; ".join(refused) + ".)"
+        text += "\n\n(Attachments not kept: " + "; ".join(r.rstrip(".") for r in refused) + ".)"
     return text
 
 
@@ -354,6 +353,7 @@ def _customer_reply(inbound: InboundEmail, ticket: Ticket, customer: Customer, p
         channel=Channel.EMAIL,
         automated=bool(parsed.automated),
     )
+    message_inline_images_link(message=message, files=files)
     landed = message.ticket
     _remember(inbound.message_id, landed)
     what = "automatic reply stored" if parsed.automated else "reply"
@@ -380,7 +380,10 @@ def _agent_reply(inbound: InboundEmail, ticket: Ticket, agent: Any, parsed: Pars
             "(Sent by e-mail from this agent's address, but the receiving server could not verify the sender, "
             "so it was kept as an internal note and not sent to the customer.)\n\n" + body
         )
+    if verified:  # e-mailed on to the customer, where an image reference means nothing
+        body = inline_images_unlinked(body)
     message = ticket_reply(ticket=ticket, author=agent, body=body, attachments=files, internal=not verified)
+    message_inline_images_link(message=message, files=files)
     _remember(inbound.message_id, ticket)
     what = "agent reply" if verified else "agent note (sender not verified: not sent to the customer)"
     return _done(
@@ -407,6 +410,8 @@ def _new_ticket(inbound: InboundEmail, customer: Customer, parsed: ParsedEmail, 
         ccs=ccs,
     )
     message = ticket.messages.order_by("id").first()
+    if message is not None:
+        message_inline_images_link(message=message, files=files)
     _remember(inbound.message_id, ticket)
     outcome = f"new ticket {ticket.reference}"
     if mailbox.acknowledge and not parsed.automated:

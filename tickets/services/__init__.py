@@ -15,13 +15,11 @@ from tickets.services.lifecycle import (
 from tickets.services.macros import macro_apply, macro_context, macro_render
 from tickets.services.merging import message_split, ticket_merge
 from tickets.services.messages import (
-    ticket_customer_may_reply,
     ticket_customer_reply,
     ticket_reply,
     ticket_system_reply,
 )
 from tickets.services.queues import (
-    SAVED_VIEW_KEYS,
     queue_membership_set_available,
     queue_next_assignee,
     saved_view_create,
@@ -33,7 +31,6 @@ from tickets.services.ratings import ticket_rate
 from tickets.services.sla import sla_policy_for, sla_scan
 
 __all__ = [
-    "SAVED_VIEW_KEYS",
     "TRANSITIONS",
     "UNSET",
     "BulkResult",
@@ -51,7 +48,6 @@ __all__ = [
     "sla_scan",
     "ticket_assign",
     "ticket_create",
-    "ticket_customer_may_reply",
     "ticket_customer_reply",
     "ticket_merge",
     "ticket_rate",

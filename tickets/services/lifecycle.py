@@ -20,6 +20,7 @@ from core.markdown import render_markdown
 from core.models import User
 from core.roles import is_agent
 from customers.models import Customer, Tag
+from customers.services import customer_get_or_create
 from tickets.models import (
     CLOCK_PAUSED_STATUSES,
     CLOCK_RUNNING_STATUSES,
@@ -259,10 +260,22 @@ def _as_tags(values: Iterable[Any]) -> list[Tag]:
     return objects + tags_named([v for v in values if not isinstance(v, Tag)])
 
 
-def _change_ccs(change: Change, ccs: Iterable[Customer]) -> bool:
+def _person(who: Customer | str, *, name: str = "", field: str) -> Customer:
+    """A customer given as a record or an address (created if new, in the caller's transaction)."""
+    if isinstance(who, Customer):
+        return who
+    if not who or not who.strip():
+        raise ApplicationError(
+            "Name the requester." if field == "requester_email" else "Give an e-mail address.", {field: "required"}
+        )
+    customer, _ = customer_get_or_create(email=who, name=name)
+    return customer
+
+
+def _change_ccs(change: Change, ccs: Iterable[Customer | str]) -> bool:
     ticket = change.ticket
     current = set(ticket.ccs.values_list("pk", flat=True))
-    wanted = {c.pk for c in ccs if c.pk != ticket.requester_id}
+    wanted = {c.pk for c in (_person(cc, field="ccs") for cc in ccs) if c.pk != ticket.requester_id}
     if wanted == current:
         return False
     ticket.ccs.set(list(wanted))
@@ -376,7 +389,9 @@ def _apply(change: Change, changes: _Changes) -> bool:
 @transaction.atomic
 def ticket_create(
     *,
-    requester: Customer,
+    requester: Customer | None = None,
+    requester_email: str = "",
+    requester_name: str = "",
     subject: str,
     body: str,
     actor: User | None = None,
@@ -386,7 +401,7 @@ def ticket_create(
     priority: str = Priority.NORMAL,
     assignee: User | None = None,
     tags: Iterable[str] = (),
-    ccs: Iterable[Customer] = (),
+    ccs: Iterable[Customer | str] = (),
     custom_fields: dict[str, Any] | None = None,
     attachments: Sequence[Any] = (),
     internal: bool = False,
@@ -398,6 +413,10 @@ def ticket_create(
     Written by the customer unless ``actor`` is an agent: then the first message is the agent's (a public
     outbound message, or with ``internal=True`` a note such as a proactive alert's evidence). A customer's
     ticket starts ``new`` and its first-reply clock runs; an agent's public one starts ``pending``, a note ``open``.
+
+    The requester is a ``Customer`` or an e-mail (and a name): the customer of that address, created if new,
+    here in this transaction once the ticket's fields have passed their checks, so a ticket that fails
+    leaves no customer behind. ``ccs`` take customers or addresses alike.
     """
     by_agent = actor is not None and is_agent(actor)
     if internal and not by_agent:
@@ -414,6 +433,8 @@ def ticket_create(
     now = timezone.now()
     if assignee is not None:
         _check_assignee(assignee)
+    requester = _person(requester or requester_email, name=requester_name, field="requester_email")
+    copied = [_person(cc, field="ccs") for cc in ccs]
     if assignee is None and queue.assignment_mode == Queue.AssignmentMode.ROUND_ROBIN:
         assignee = queue_next_assignee(queue=queue)
     ticket = Ticket(
@@ -459,8 +480,8 @@ def ticket_create(
     )
     if tags:
         ticket.tags.set(tags_named(tags))
-    if ccs:
-        ticket.ccs.set([c for c in ccs if c.pk != requester.pk])
+    if copied:
+        ticket.ccs.set([c for c in copied if c.pk != requester.pk])
     initial = status or (Status.OPEN if by_agent and internal else Status.PENDING if by_agent else None)
     if initial:
         _set_status(change, initial)

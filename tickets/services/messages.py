@@ -19,6 +19,7 @@ from tickets.models import (
     Status,
     Ticket,
 )
+from tickets.policies import Action, ticket_may
 from tickets.services import sla
 from tickets.services._common import (
     Change,
@@ -103,21 +104,6 @@ def ticket_system_reply(*, ticket: Ticket, body: str, status: str | None = None)
     return message
 
 
-def ticket_customer_may_reply(*, ticket: Ticket, customer: Customer) -> bool:
-    return _may_reply(ticket, customer)
-
-
-def _may_reply(ticket: Ticket, customer: Customer) -> bool:
-    """The requester, the people in copy, and colleagues where the organization shares its tickets."""
-    if customer.pk == ticket.requester_id or ticket.ccs.filter(pk=customer.pk).exists():
-        return True
-    return bool(
-        ticket.organization_id
-        and customer.organization_id == ticket.organization_id
-        and customer.sees_organization_tickets
-    )
-
-
 @transaction.atomic
 def ticket_customer_reply(
     *,
@@ -129,7 +115,9 @@ def ticket_customer_reply(
     expected_version: int | None = None,
     automated: bool = False,
 ) -> Message:
-    """A customer's message. ``pending``/``on_hold``/``solved`` go back to ``open``.
+    """A customer's message (``customer``, the requester when None). ``pending``/``on_hold``/``solved`` go
+    back to ``open``. Who may reply is ``tickets.policies``: the requester, the people in copy, colleagues
+    where the organization shares its tickets.
 
     ``automated`` (an out-of-office or other machine-written reply, RFC 3834) is stored on the ticket but
     changes nothing: no reopening, no SLA clock, no follow-up ticket for a closed one.
@@ -144,12 +132,12 @@ def ticket_customer_reply(
         target = Ticket.objects.get(pk=locked.merged_into_id)
         # a reply follows the merge only onto a ticket its author may see; merged into another customer's
         # ticket, it opens a follow-up of the (closed) source instead of landing in front of that customer
-        if not target.is_closed and _may_reply(target, customer):
+        if not target.is_closed and ticket_may(ticket=target, customer=customer, action=Action.REPLY):
             return ticket_customer_reply(
                 ticket=target, body=body, customer=customer, attachments=attachments, channel=channel,
                 automated=automated,
             )  # fmt: skip
-    if not _may_reply(locked, customer):
+    if not ticket_may(ticket=locked, customer=customer, action=Action.REPLY):
         raise ApplicationError("Only the requester and the people in copy can reply to this ticket.")
     if locked.is_closed and automated:
         raise ApplicationError("A closed ticket takes no automatic replies.")

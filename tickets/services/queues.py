@@ -7,26 +7,9 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from core.models import User
+from tickets.filters import TicketFilters, TicketFiltersInvalid
 from tickets.models import Queue, QueueMembership, SavedView, Ticket, TicketViewer
 from tickets.services._common import ensure_agent
-
-#: the keys a saved view's ``filters`` may hold (the arguments of ``selectors.ticket_list``)
-SAVED_VIEW_KEYS = frozenset(
-    {
-        "view",
-        "status",
-        "priority",
-        "queue",
-        "assignee",
-        "tag",
-        "requester",
-        "requester_email",
-        "organization",
-        "kind",
-        "q",
-        "sort",
-    }
-)
 
 
 def queue_next_assignee(*, queue: Queue) -> User | None:
@@ -76,12 +59,12 @@ def ticket_viewing_ping(*, ticket: Ticket, agent: User) -> TicketViewer:
 
 
 def _clean_filters(filters: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(filters, dict):
-        raise ApplicationError("Filters must be an object.")
-    unknown = set(filters) - SAVED_VIEW_KEYS
-    if unknown:
-        raise ApplicationError(f"Unknown filters: {', '.join(sorted(unknown))}.", {"filters": sorted(unknown)})
-    return {key: value for key, value in filters.items() if value not in (None, "", [])}
+    """What a saved view stores: ``TicketFilters.to_saved``, so a view saved today reads back tomorrow."""
+    try:
+        return TicketFilters.from_saved(filters).to_saved()
+    except TicketFiltersInvalid as exc:
+        problems = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.errors.items())
+        raise ApplicationError(f"These filters cannot be saved ({problems}).", {"fields": exc.errors}) from exc
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from customers.models import Customer
 from tickets.models import SatisfactionRating, Status, Ticket, TicketEvent
+from tickets.policies import Action, ticket_may
 from tickets.services._common import Change, lock_ticket
 
 RATABLE_STATUSES = (Status.SOLVED, Status.CLOSED)
@@ -37,6 +38,8 @@ def ticket_rate(
     if locked.solved_at is None and locked.status not in RATABLE_STATUSES:
         raise ApplicationError("You can rate a request once it is solved.", {"rating": "Not solved yet."})
     customer = customer or locked.requester
+    if not ticket_may(ticket=locked, customer=customer, action=Action.RATE):  # the requester's alone
+        raise ApplicationError("Only the requester can rate this request.", {"rating": "Not the requester."})
     now = timezone.now()
     try:
         with transaction.atomic():

@@ -16,6 +16,7 @@ from customers.models import Category, Customer, Product
 from customers.services import customer_get_or_create, customer_link_user, delivery_plan
 from knowledge.services import search_log_mark_ticket
 from tickets.models import Channel, Status, Ticket
+from tickets.policies import Action, ticket_may
 from tickets.services import sla
 from tickets.services._common import Change, lock_ticket
 from tickets.services.lifecycle import ticket_create
@@ -160,7 +161,7 @@ def ticket_customer_solve(*, ticket: Ticket, customer: Customer | None) -> Ticke
     the customer is the one who said so.
     """
     locked = lock_ticket(ticket)
-    if customer is None or customer.pk != locked.requester_id:
+    if customer is None or not ticket_may(ticket=locked, customer=customer, action=Action.SOLVE):
         raise ApplicationError("Only the requester can mark this request as solved.")
     if locked.status in (Status.SOLVED, Status.CLOSED):
         return locked

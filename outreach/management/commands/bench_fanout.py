@@ -58,6 +58,7 @@ class _Sink:
     def __init__(self) -> None:
         self.count = 0
         self.ids: collections.Counter[bytes] = collections.Counter()
+        self.seen: dict[bytes, list[float]] = collections.defaultdict(list)  # when each copy arrived
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -65,6 +66,7 @@ class _Sink:
         with self.lock:
             self.count += 1
             self.ids[found.group(1) if found else b""] += 1
+            self.seen[found.group(1) if found else b""].append(time.monotonic())
         return "250 OK"
 
     def duplicates(self) -> int:
@@ -234,6 +236,27 @@ class Command(BaseCommand):
                 f"failed {counts.get('failed', 0)} suppressed {counts.get('suppressed', 0)}; SMTP messages "
                 f"{sink.count}, distinct Message-IDs {len(sink.ids)}, duplicates {sink.duplicates()}"
             )
+        )
+        self._explain_duplicates(source, sink, back_at)
+
+    def _explain_duplicates(self, source: str, sink: _Sink, fault_at: float | None) -> None:
+        """Which rows went twice, how many claims each had and when the copies arrived: the story of a bound
+        exceeded (two claims: a lease lapsed or a release; one claim: the first claim and its marks were undone)."""
+        from customers.services.deliveries_sending import delivery_message_id  # noqa: PLC0415
+
+        twice = {mid: times for mid, times in sink.seen.items() if len(times) > 1}
+        if not twice:
+            return
+        attempts: collections.Counter[int] = collections.Counter()
+        for key, tries in Delivery.objects.filter(source=source).values_list("idempotency_key", "attempts").iterator():
+            if delivery_message_id(key).encode() in twice:
+                attempts[tries] += 1
+        gaps = sorted(times[1] - times[0] for times in twice.values())
+        firsts = sorted(times[0] - (fault_at or 0.0) for times in twice.values())
+        self.stdout.write(
+            f"duplicated rows by attempts {dict(sorted(attempts.items()))}; gap between copies "
+            f"min {gaps[0]:.1f} s, median {gaps[len(gaps) // 2]:.1f} s, max {gaps[-1]:.1f} s; first copy "
+            f"{firsts[0]:+.1f} .. {firsts[-1]:+.1f} s from the fault"
         )
 
     def _restart_database(self, data: str, down_seconds: float) -> None:
