@@ -263,8 +263,9 @@ class Delivery(models.Model):
     """One outbound message to one recipient on one channel: the outbox every app sends through."""
 
     class Channel(models.TextChoices):
+        # the column stays for another channel (SMS, push); an "in-app" one nothing planned or showed went
+        # in customers 0011
         EMAIL = "email", "E-mail"
-        IN_APP = "in_app", "In-app"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -9,10 +9,10 @@ import json
 import re
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from core.conf import helpdesk_setting
 from core.params import ParameterError, to_datetime, to_id
 from customers.services.events import NO_CUSTOMER_GIVEN
 
@@ -65,7 +65,7 @@ def event_row_check(raw: Any) -> tuple[dict[str, Any] | None, dict[str, list[str
     if not isinstance(properties, dict):
         errors["properties"] = [f'Expected a dictionary of items but got type "{type(properties).__name__}".']
     elif properties:
-        limit = settings.HELPDESK["EVENT_PROPERTIES_MAX_BYTES"]
+        limit = helpdesk_setting("EVENT_PROPERTIES_MAX_BYTES")
         size = len(json.dumps(properties, separators=(",", ":"), default=str))
         if size > limit:
             errors["properties"] = [f"At most {limit} bytes of properties ({size} given)."]
