@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -78,8 +79,10 @@ class EventIngestApi(APIView):
             # the envelope is checked by hand too: DRF's JSONField re-serializes every element to check it
             raise serializers.ValidationError({"events": ["A list of 1 to 1,000 events."]})
         rows: list[dict[str, Any]] = []
+        limit = settings.HELPDESK["EVENT_PROPERTIES_MAX_BYTES"]
         for index, raw in enumerate(events):
-            row, errors = event_row_check(raw)  # EventInputSerializer's rules, by hand (see event_rows)
+            # EventInputSerializer's rules, by hand (see event_rows)
+            row, errors = event_row_check(raw, properties_limit=limit)
             if row is not None:
                 rows.append({**row, "index": index})
             else:
