@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import EmailValidator
 
 from core.params import ParameterError, to_datetime, to_id
 from customers.services.events import NO_CUSTOMER_GIVEN
@@ -19,6 +19,18 @@ from customers.services.events import NO_CUSTOMER_GIVEN
 _KIND = re.compile(r"^[a-z0-9_.:-]{1,64}$")
 #: ``json.dumps(..., separators=(",", ":"), default=str)`` built once: dumps builds an encoder per call
 _COMPACT = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
+class _EmailValidator(EmailValidator):
+    """Django's e-mail rule with its patterns compiled up front: the stock ones are lazy objects, and each
+    ``.match`` through the proxy cost more than the match (~3 ms a batch of 1,000)."""
+
+    user_regex = re.compile(EmailValidator.user_regex.pattern, EmailValidator.user_regex.flags)
+    domain_regex = re.compile(EmailValidator.domain_regex.pattern, EmailValidator.domain_regex.flags)
+    literal_regex = re.compile(EmailValidator.literal_regex.pattern, EmailValidator.literal_regex.flags)
+
+
+validate_email = _EmailValidator()
 _REQUIRED = "This field is required."
 _DATETIME = "Datetime has wrong format. Use one of these formats instead: ISO 8601."
 

@@ -120,8 +120,10 @@ def _resolve_pg(wanted: dict[str, set[Any]]) -> dict[tuple[str, Any], int]:
             # joins with the arrays, not "= ANY(array)": with 300-element arrays the planner costs that high
             # enough to start parallel workers, 18 ms before a row comes back
             f"SELECT 'pk', NULL, c.id FROM unnest(%b::bigint[]) AS v(id) JOIN {table} AS c ON c.id = v.id "  # noqa: S608
-            f"UNION ALL SELECT 'email', c.email, c.id FROM unnest(%b::varchar[]) AS v(email) "
-            f"JOIN {table} AS c ON c.email = v.email "
+            # by the unique index on lower(email), the rule that makes an address one customer (the rows'
+            # addresses come lowercased); the LIKE index on email answered the same look-ups 2-3x slower
+            f"UNION ALL SELECT 'email', v.email, c.id FROM unnest(%b::varchar[]) AS v(email) "
+            f"JOIN {table} AS c ON lower(c.email) = v.email "
             f"UNION ALL SELECT 'external_id', c.external_id, c.id FROM unnest(%b::varchar[]) AS v(external_id) "
             f"JOIN {table} AS c ON c.external_id = v.external_id AND c.external_id <> ''",
             [list(ids), [str(v) for v in wanted["email"]], [str(v) for v in wanted["external_id"]]],
