@@ -84,7 +84,8 @@ class EventIngestApi(APIView):
             # EventInputSerializer's rules, by hand (see event_rows)
             row, errors = event_row_check(raw, properties_limit=limit)
             if row is not None:
-                rows.append({**row, "index": index})
+                row["index"] = index
+                rows.append(row)
             else:
                 event_id = raw.get("event_id") if isinstance(raw, dict) else None
                 rows.append({"index": index, "event_id": str(event_id or "")[:128], "errors": errors})

@@ -164,11 +164,13 @@ def _insert(rows: list[tuple[str, int, str, dt.datetime, dict[str, Any]]], now: 
     # writes only customers whose stored value is older: a login that is not news costs no row version.
     # Rows go in by customer: the (customer, time) index and the deferred foreign-key checks then walk their
     # pages in order (~10% off the insert at 10M events), and two posts of one batch insert in one order.
+    # The properties go as one JSON array, each row taking its element: one encoding instead of 1,000 (and
+    # 1,000 jsonb parses on the server), ~5 ms a batch.
     events, customers = CustomerEvent._meta.db_table, Customer._meta.db_table
     sql = (
         f"WITH ins AS (INSERT INTO {events} (event_id, customer_id, kind, occurred_at, properties, received_at) "  # noqa: S608
-        "SELECT e, c, k, o, p, %b FROM unnest(%b::varchar[], %b::bigint[], %b::varchar[], %b::timestamptz[], "
-        "%b::jsonb[]) AS v(e, c, k, o, p) ORDER BY c, e ON CONFLICT (event_id) DO NOTHING "
+        "SELECT e, c, k, o, %b::jsonb -> (n::int - 1), %b FROM unnest(%b::varchar[], %b::bigint[], %b::varchar[], "
+        "%b::timestamptz[]) WITH ORDINALITY AS v(e, c, k, o, n) ORDER BY c, e ON CONFLICT (event_id) DO NOTHING "
         "RETURNING event_id, customer_id, kind, occurred_at), "
         f"seen AS (UPDATE {customers} AS c SET last_seen_at = l.at "
         "FROM (SELECT customer_id, max(occurred_at) AS at FROM ins WHERE kind = 'login' GROUP BY customer_id) AS l "
@@ -184,8 +186,7 @@ def _insert(rows: list[tuple[str, int, str, dt.datetime, dict[str, Any]]], now: 
             columns = list(zip(*part, strict=True))
             cursor.execute(
                 sql,
-                [now, list(columns[0]), list(columns[1]), list(columns[2]), list(columns[3]),
-                 [Jsonb(p) for p in columns[4]]],
+                [Jsonb(columns[4]), now, list(columns[0]), list(columns[1]), list(columns[2]), list(columns[3])],
                 prepare=True,
             )  # fmt: skip
             inserted.update(row[0] for row in cursor.fetchall())

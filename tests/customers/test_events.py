@@ -82,3 +82,16 @@ def test_the_events_table_keeps_only_the_indexes_something_reads():
         ["kind", "occurred_at", "customer_id"],
         ["received_at"],
     ]
+
+
+def test_each_row_keeps_its_own_properties_whatever_order_the_rows_go_in():
+    ada, bob = CustomerFactory(), CustomerFactory()
+    rows = [
+        {**event(f"e{i}", kind="export.run", customer_id=(bob if i % 2 else ada).pk), "properties": {"i": i}}
+        for i in range(6)
+    ]
+    rows[3]["properties"] = {}
+    customer_events_ingest(events=rows)
+    assert dict(CustomerEvent.objects.values_list("event_id", "properties")) == {
+        "e0": {"i": 0}, "e1": {"i": 1}, "e2": {"i": 2}, "e3": {}, "e4": {"i": 4}, "e5": {"i": 5},
+    }  # fmt: skip
