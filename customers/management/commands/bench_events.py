@@ -16,6 +16,8 @@ connection; the time runs from the first byte sent to the last byte of the respo
 through Django's WSGI handler in this process (middleware, routing, authentication, parsing, the view,
 rendering; no socket). A third of the rows name their customer by id, e-mail and external id each, one in
 50 repeats an earlier event of the batch. A second pass re-posts the first batches (all duplicates).
+``--clients N`` (with ``--url``) posts from N connections at once
+and adds the overall rate: what a server with that many workers ingests, not one client's wait.
 ``--events`` first tops the events table up to that many rows (one ``INSERT ... SELECT`` per million, at
 random customers over 90 days), so the figures are for a table of the size asked; ``--stages`` (in
 process only) also prints where the time of a batch goes.
@@ -27,8 +29,10 @@ import functools
 import http.client
 import io
 import json
+import queue
 import random
 import statistics
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -175,6 +179,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--url", default="", help="post over HTTP to a running server at this address")
         parser.add_argument("--stages", action="store_true", help="also time the stages of each request")
+        parser.add_argument("--clients", type=int, default=1, help="with --url: this many posting at once")
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = settings.DATABASES["default"]["NAME"]
@@ -182,6 +187,8 @@ class Command(BaseCommand):
             raise CommandError("Run it against a PostgreSQL database whose name contains 'bench'.")
         if options["stages"] and options["url"]:
             raise CommandError("--stages times this process: leave out --url.")
+        if options["clients"] > 1 and not options["url"]:
+            raise CommandError("--clients needs a server to post to (--url).")
         rng = random.Random(options["seed"])
         customers = self._customers(options["customers"])
         if options["events"]:
@@ -196,28 +203,67 @@ class Command(BaseCommand):
         sent: list[bytes] = []
         stages = _Stages()
         fresh: list[float] = []
+
+        def body_of(number: int) -> bytes:
+            events: list[dict[str, Any]] = []
+            for i in range(size):
+                if i and i % 50 == 0:
+                    events.append(dict(events[rng.randrange(len(events))]))  # a repeat inside the batch
+                    continue
+                pk, email, external_id = customers[rng.randrange(len(customers))]
+                ref = [{"customer_id": pk}, {"customer_email": email}, {"customer_external_id": external_id}][i % 3]
+                at = dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=rng.randrange(86400 * 30))
+                events.append(
+                    {"event_id": f"{run}-{number}-{i}", "kind": rng.choice(["login", "export.run", "error"]),
+                     "occurred_at": at.isoformat(), "properties": {"n": i}, **ref}
+                )  # fmt: skip
+            return json.dumps({"events": events}).encode()
+
+        def checked(data: dict[str, Any]) -> None:
+            if data["invalid"] or data["unknown_customer"]:
+                raise CommandError(f"unexpected rejects: {data['invalid']} invalid, {data['unknown_customer']} unknown")
+
+        wall = 0.0
+        if options["clients"] > 1:  # concurrent clients, each on its own connection, sharing one list of batches
+            bodies = [body_of(number) for number in range(options["batches"])]
+            sent = bodies[:10]
+            work: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+            for body in bodies:
+                work.put(body)
+            failures: list[BaseException] = []
+
+            def drive(each: _OverHttp) -> None:
+                try:
+                    while True:
+                        try:
+                            body = work.get_nowait()
+                        except queue.Empty:
+                            return
+                        seconds, data = each.post(body)
+                        checked(data)
+                        fresh.append(seconds)
+                except BaseException as exc:  # reported once the threads are joined
+                    failures.append(exc)
+
+            threads = [
+                threading.Thread(target=drive, args=(_OverHttp(options["url"], token),))
+                for _ in range(options["clients"])
+            ]
+            start = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall = time.perf_counter() - start
+            if failures:
+                raise CommandError(f"a client failed: {failures[0]!r}")
         with stages.installed() if options["stages"] else contextlib.nullcontext():
-            for number in range(options["batches"]):
-                events = []
-                for i in range(size):
-                    if i and i % 50 == 0:
-                        events.append(dict(events[rng.randrange(len(events))]))  # a repeat inside the batch
-                        continue
-                    pk, email, external_id = customers[rng.randrange(len(customers))]
-                    ref = [{"customer_id": pk}, {"customer_email": email}, {"customer_external_id": external_id}][i % 3]
-                    at = dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=rng.randrange(86400 * 30))
-                    events.append(
-                        {"event_id": f"{run}-{number}-{i}", "kind": rng.choice(["login", "export.run", "error"]),
-                         "occurred_at": at.isoformat(), "properties": {"n": i}, **ref}
-                    )  # fmt: skip
-                body = json.dumps({"events": events}).encode()
+            for number in range(options["batches"] if options["clients"] == 1 else 0):
+                body = body_of(number)
                 seconds, data = client.post(body)
                 if options["stages"]:
                     stages.request_done(seconds)
-                if data["invalid"] or data["unknown_customer"]:
-                    raise CommandError(
-                        f"unexpected rejects: {data['invalid']} invalid, {data['unknown_customer']} unknown"
-                    )
+                checked(data)
                 fresh.append(seconds)
                 if number < 10:
                     sent.append(body)
@@ -235,6 +281,11 @@ class Command(BaseCommand):
         how = f"over HTTP to {options['url']}" if options["url"] else "through the WSGI handler in process"
         self.stdout.write(f"{how}; customers {len(customers):,}; events table {before:,} rows before, {after:,} after")
         report("new events", fresh)
+        if wall:
+            self.stdout.write(
+                f"  {options['clients']} clients at once: {len(fresh) * size / wall:,.0f} events/s overall "
+                f"({len(fresh)} batches in {wall:.1f} s)"
+            )
         report("re-posted (all duplicates)", again)
         if options["stages"]:
             self.stdout.write("stages of a new batch (median ms):")
