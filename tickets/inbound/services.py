@@ -257,10 +257,13 @@ def _save_processed(rows: list[InboundEmail]) -> None:
     column and row took 1.4 s for 100 rows on a loaded 2-core box, more than routing them did."""
     if not rows:
         return
+    fields = [InboundEmail._meta.get_field(name) for name in _PROCESSED_FIELDS]
     if connection.vendor != "postgresql":
+        for row in rows:  # the same text as PostgreSQL stores (SQLite would keep the NUL it refuses)
+            for f in fields:
+                setattr(row, f.attname, _storable(getattr(row, f.attname)))  # type: ignore[union-attr]
         InboundEmail.objects.bulk_update(rows, _PROCESSED_FIELDS)
         return
-    fields = [InboundEmail._meta.get_field(name) for name in _PROCESSED_FIELDS]
     columns = [str(f.column) for f in fields]  # type: ignore[union-attr]
     arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)  # type: ignore[union-attr]
     sets = ", ".join(f"{c} = v.{c}" for c in columns)
