@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Two conventions of DESIGN.md, checked on the syntax tree (a grep misses ``help_views.py`` and ``apply_async``).
+"""Conventions of DESIGN.md, checked on the syntax tree (a grep misses ``help_views.py`` and ``apply_async``).
 
 1. Views read through selectors and write through services. In a views module (any ``*views*.py`` of an
    app, the API's ``api/views.py`` included) nothing touches a model's manager: no ``Model.objects...``,
@@ -8,6 +8,8 @@
    sent (``.delay(...)``, ``.apply_async(...)``, ``.send_task(...)``) only inside the callable handed to
    ``transaction.on_commit(...)``; ``task.delay_on_commit(...)`` is the other way. A task sent before the
    transaction commits can run before its rows exist, or for rows a rollback removed.
+3. The helpdesk's settings are read with ``core.conf.helpdesk_setting(name)``: outside ``core/conf.py`` and
+   ``config/`` nothing reads ``settings.HELPDESK``, so no module keeps its own reader or its own defaults.
 
 A line that must break a rule says why on the line: ``# conventions: allowed, <reason>``.
 
@@ -101,11 +103,23 @@ def service_problems(tree: ast.AST, relative: str) -> Iterator[Problem]:
     yield from visit(tree, False)
 
 
+def is_settings_reader(relative: str) -> bool:
+    return relative == "core/conf.py" or relative.startswith("config/")
+
+
+def settings_problems(tree: ast.AST, relative: str) -> Iterator[Problem]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "HELPDESK":
+            yield Problem(relative, node.lineno, "reads settings.HELPDESK: use core.conf.helpdesk_setting(name)")
+
+
 def check(root: Path) -> list[Problem]:
     problems: list[Problem] = []
     for path, relative in _modules(root):
         rules = [rule for test, rule in ((is_views_module, view_problems), (is_services_module, service_problems))
                  if test(relative)]  # fmt: skip
+        if not is_settings_reader(relative):
+            rules.append(settings_problems)
         if not rules:
             continue
         source = path.read_text(encoding="utf-8")

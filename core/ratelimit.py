@@ -46,13 +46,15 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from core.conf import helpdesk_setting
+
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SETTING_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,8 @@ class Decision:
 
 
 def parse_rate(rate: str) -> Rate:
-    text = settings.HELPDESK.get(rate, rate) if "/" not in rate else rate
+    # a setting's name (upper case) is looked up, so a misspelt one says so instead of "bad rate"
+    text = helpdesk_setting(rate) if _SETTING_NAME.match(rate) else rate
     match = _RATE.match(str(text))
     if match is None:
         raise ValueError(f"bad rate {text!r}: use '<count>/<s|m|h|d>', e.g. '30/m'")
@@ -80,7 +83,7 @@ def parse_rate(rate: str) -> Rate:
 
 def client_ip(request: HttpRequest) -> str:
     """The client address: ``REMOTE_ADDR``, or the entry our trusted proxies appended to X-Forwarded-For."""
-    proxies = int(settings.HELPDESK.get("RATELIMIT_TRUSTED_PROXIES", 0))
+    proxies = int(helpdesk_setting("RATELIMIT_TRUSTED_PROXIES"))
     if proxies > 0:
         hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
         if len(hops) >= proxies:

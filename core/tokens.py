@@ -15,8 +15,9 @@ lifetime is checked against the time the token was made.
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from django.core import signing
+
+from core.conf import helpdesk_setting
 
 
 class TokenInvalid(Exception):
@@ -43,7 +44,7 @@ def _signer(purpose: str) -> signing.TimestampSigner:
 
 
 def token_max_age(purpose: str) -> dt.timedelta:
-    return dt.timedelta(days=float(settings.HELPDESK[PURPOSES[purpose]]))
+    return dt.timedelta(days=float(helpdesk_setting(PURPOSES[purpose])))
 
 
 def token_make(*, purpose: str, value: Any) -> str:

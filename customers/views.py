@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
+from core.forms import form_add_service_error
 from core.ratelimit import ratelimit
 from core.roles import agent_required
 from core.tokens import TokenExpired, TokenInvalid
@@ -77,7 +78,7 @@ def preferences_view(request: AuthedRequest) -> HttpResponse:
                 quiet_hours_end=form.cleaned_data["quiet_hours_end"],
             )
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            form_add_service_error(form, exc)
         else:
             messages.success(request, "Your contact preferences are saved.")
             return redirect("help-preferences")

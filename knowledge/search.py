@@ -16,7 +16,6 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
 from django.db import OperationalError, connection, transaction
 from django.db.models import Case, Count, F, FloatField, Max, Q, Value, When
@@ -24,6 +23,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from core.conf import helpdesk_setting
 from core.roles import is_agent
 from core.types import Viewer
 from knowledge.models import Article, SearchLog
@@ -73,7 +73,7 @@ def article_search(
     hit's snippet is empty.
     """
     text = search_query_normalize(query)
-    cap = int(settings.HELPDESK["SEARCH_SUGGEST_RANK_LIMIT" if prefix else "SEARCH_RANK_LIMIT"])
+    cap = int(helpdesk_setting("SEARCH_SUGGEST_RANK_LIMIT" if prefix else "SEARCH_RANK_LIMIT"))
     statuses = (
         list(Article.Status.values) if is_agent(viewer) and not published_only else [Article.Status.PUBLISHED.value]
     )
@@ -112,7 +112,7 @@ def _loose_tsquery(text: str) -> str:
 def _search_postgres(
     *, text: str, statuses: list[str], limit: int, prefix: bool, cap: int, snippets: bool
 ) -> tuple[list[SearchHit], int, bool]:
-    config = settings.HELPDESK["SEARCH_CONFIG"]
+    config = helpdesk_setting("SEARCH_CONFIG")
     if prefix:
         query_text, function, search_type = _prefix_tsquery(text), "to_tsquery", "raw"
         loose = ""
@@ -154,7 +154,7 @@ def _search_postgres(
             FROM candidates ORDER BY rank DESC, id LIMIT %s
         """  # noqa: S608  (only our own fixed fragments are formatted in; values are parameters)
         params = [config, query_text, statuses, cap, config, query_text, limit]
-    timeout = int(settings.HELPDESK.get("SEARCH_TIMEOUT_MS", 1000))
+    timeout = int(helpdesk_setting("SEARCH_TIMEOUT_MS"))
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL statement_timeout = {timeout:d}")

@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from enum import Enum
 from typing import Any
 
-from django.conf import settings
 from django.contrib.postgres.search import SearchVector
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core.conf import helpdesk_setting
 from core.exceptions import ApplicationError
 from core.markdown import render_markdown
 from core.models import User
@@ -62,7 +62,7 @@ def _slug_for(*, title: str, slug: str, exclude_pk: int | None = None) -> str:
 def _refresh_search_vector(*, article_id: int) -> None:
     if connection.vendor != "postgresql":
         return  # SQLite searches title and body directly
-    config = settings.HELPDESK["SEARCH_CONFIG"]
+    config = helpdesk_setting("SEARCH_CONFIG")
     Article.objects.filter(pk=article_id).update(
         search_vector=SearchVector("title", weight="A", config=config) + SearchVector("body", weight="B", config=config)
     )

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.exceptions import ApplicationError
+from core.forms import form_add_service_error
 from core.markdown import render_markdown
 from core.params import ParameterError, parse_choice, parse_id
 from core.ratelimit import ratelimit
@@ -41,11 +42,6 @@ from knowledge.services import (
 )
 
 GAP_PERIODS = (7, 30, 90)
-
-
-def _error_field(form: ArticleForm, exc: ApplicationError) -> str | None:
-    """The form field an ``ApplicationError`` is about (``extra`` names it), else ``None`` (the whole form)."""
-    return next((name for name in exc.extra if name in form.fields), None)
 
 
 # ------------------------------------------------------------------------------------------------ help center
@@ -119,7 +115,7 @@ def help_article_feedback_view(request: HtmxRequest, slug: str) -> HttpResponse:
         try:
             article_feedback_submit(article=article, user=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            form_add_service_error(form, exc)
         else:
             if not request.htmx:
                 messages.success(request, "Thank you for your feedback.")
@@ -150,7 +146,7 @@ def agent_article_create_view(request: AuthedRequest) -> HttpResponse:
         try:
             article = article_create(author=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            form.add_error(_error_field(form, exc), exc.message)
+            form_add_service_error(form, exc)
         else:
             messages.success(request, "Draft saved.")
             url = reverse("agent-knowledge-edit", args=[article.pk])
@@ -167,7 +163,7 @@ def agent_article_edit_view(request: AuthedRequest, article_id: int) -> HttpResp
         try:
             article = article_update(article=article, actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            form.add_error(_error_field(form, exc), exc.message)
+            form_add_service_error(form, exc)
         else:
             messages.success(request, "Saved.")
             url = reverse("agent-knowledge-edit", args=[article.pk])

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from outreach.conf import conf
+from core.conf import helpdesk_setting
 
 
 def _active() -> list[dict[str, Any]]:
@@ -18,7 +18,7 @@ def _active() -> list[dict[str, Any]]:
             for i in incidents_active()
         ]
 
-    return cache.get_or_set(BANNER_CACHE_KEY, load, conf("OUTREACH_BANNER_CACHE_SECONDS")) or []
+    return cache.get_or_set(BANNER_CACHE_KEY, load, helpdesk_setting("OUTREACH_BANNER_CACHE_SECONDS")) or []
 
 
 def active_incidents(request: HttpRequest) -> dict[str, Any]:

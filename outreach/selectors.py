@@ -7,10 +7,10 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from core.pagination import Page, keyset_page
 from customers.models import Customer, Delivery, Organization
 from customers.selectors import delivery_counts
-from outreach.conf import conf
 from outreach.models import (
     Campaign,
     Fanout,
@@ -69,7 +69,7 @@ def segment_customers(*, segment: Segment) -> QuerySet[Customer]:
 
 def queryset_count_capped(qs: QuerySet[Any], cap: int | None = None) -> tuple[int, bool]:
     """(count, capped): counts at most ``cap + 1`` rows, so it stays cheap on any table."""
-    cap = cap or conf("OUTREACH_SEGMENT_COUNT_CAP")
+    cap = cap or helpdesk_setting("OUTREACH_SEGMENT_COUNT_CAP")
     n = qs.order_by().values("pk")[: cap + 1].count()
     return min(n, cap), n > cap
 

@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
+from core.forms import form_add_service_error
 from core.policies import can, capability_required, denied_message
 from core.roles import agent_required
 from core.tokens import TokenExpired
@@ -46,16 +47,6 @@ from outreach.services import (
 )
 
 
-def _fail(form: Any, exc: ApplicationError) -> None:
-    placed = False
-    for field, message in exc.extra.items():
-        if field in form.fields:
-            form.add_error(field, str(message))
-            placed = True
-    if not placed:
-        form.add_error(None, exc.message)
-
-
 def _forbidden(request: AuthedRequest, capability: str) -> HttpResponse:
     return render(request, "agent/forbidden.html", {"message": denied_message(capability)}, status=403)
 
@@ -86,7 +77,7 @@ def incident_declare_view(request: AuthedRequest) -> HttpResponse:
         try:
             incident = incident_declare(**form.cleaned_data, actor=request.user)
         except ApplicationError as exc:
-            _fail(form, exc)
+            form_add_service_error(form, exc)
         else:
             messages.success(request, "The incident is declared; affected customers are being notified.")
             return redirect(incident)
@@ -100,7 +91,7 @@ def maintenance_schedule_view(request: AuthedRequest) -> HttpResponse:
         try:
             incident = maintenance_schedule(**form.cleaned_data, actor=request.user)
         except ApplicationError as exc:
-            _fail(form, exc)
+            form_add_service_error(form, exc)
         else:
             messages.success(request, "The maintenance is announced.")
             return redirect(incident)
@@ -151,7 +142,7 @@ def incident_update_view(request: AuthedRequest, incident_id: int) -> HttpRespon
         try:
             incident_update_post(incident=incident, message=form.cleaned_data["message"], actor=request.user)
         except ApplicationError as exc:
-            _fail(form, exc)
+            form_add_service_error(form, exc)
         else:
             messages.success(request, "The update is posted; customers are being notified.")
             return redirect(incident)
@@ -167,7 +158,7 @@ def incident_resolve_view(request: AuthedRequest, incident_id: int) -> HttpRespo
         try:
             incident_resolve(incident=incident, message=form.cleaned_data["message"], actor=request.user)
         except ApplicationError as exc:
-            _fail(form, exc)
+            form_add_service_error(form, exc)
         else:
             messages.success(request, "Resolved; customers are being told.")
             return redirect(incident)
@@ -198,7 +189,7 @@ def incident_link_view(request: AuthedRequest, incident_id: int) -> HttpResponse
                 incident=incident, ticket_number=form.cleaned_data["ticket_number"], actor=request.user
             )
         except ApplicationError as exc:
-            _fail(form, exc)
+            form_add_service_error(form, exc)
         else:
             messages.success(request, "The ticket is linked.")
             return redirect(incident)
@@ -234,7 +225,7 @@ def incident_solve_linked_view(request: AuthedRequest, incident_id: int) -> Http
                 incident=incident, message=form.cleaned_data["message"], actor=request.user
             )
         except ApplicationError as exc:
-            _fail(form, exc)
+            form_add_service_error(form, exc)
         else:
             messages.success(request, f"{solved} linked tickets solved.")
             return redirect(incident)
@@ -251,7 +242,7 @@ def campaign_create_view(request: AuthedRequest) -> HttpResponse:
         try:
             campaign = campaign_create(**form.cleaned_data, actor=request.user)
         except ApplicationError as exc:
-            _fail(form, exc)
+            form_add_service_error(form, exc)
         else:
             return redirect(campaign)
     return render(request, "outreach/campaign_form.html", {"form": form})
@@ -319,7 +310,7 @@ def template_edit_view(request: AuthedRequest, template_id: int | None = None) -
         try:
             template = template_save(template=template, **form.cleaned_data)
         except ApplicationError as exc:
-            _fail(form, exc)
+            form_add_service_error(form, exc)
         else:
             messages.success(request, "The template is saved.")
             return redirect(template)
@@ -329,7 +320,7 @@ def template_edit_view(request: AuthedRequest, template_id: int | None = None) -
         try:
             preview = template_preview(template=template, customer=preview_form.cleaned_data["customer"])
         except ApplicationError as exc:
-            preview_form.add_error(None, exc.message)
+            form_add_service_error(preview_form, exc)
     page = "outreach/template_form.html" + ("#preview" if request.htmx and template is not None else "")
     return render(
         request, page, {"form": form, "template_obj": template, "preview_form": preview_form, "preview": preview}
@@ -396,7 +387,7 @@ def survey_view(request: HttpRequest, token: str) -> HttpResponse:
         except ApplicationError as exc:
             if exc.extra.get("already_rated"):
                 return render(request, "outreach/survey.html", {"answered": True, "follow_up": follow_up}, status=400)
-            _fail(form, exc)
+            form_add_service_error(form, exc)
         else:
             follow_up.refresh_from_db()
             return render(request, "outreach/survey.html", {"done": True, "follow_up": follow_up})

@@ -132,6 +132,16 @@ class SavedViewForm(forms.Form):
     is_shared = forms.BooleanField(required=False, label="Share with every agent")
 
 
+class SavedViewRenameForm(forms.Form):
+    name = forms.CharField(max_length=120, label="New name")
+
+
+class AvailabilityForm(forms.Form):
+    """The agent's own switch: available for round-robin assignment in all their queues, or away."""
+
+    available = forms.ChoiceField(choices=[("on", "Available"), ("off", "Away")])
+
+
 class TicketCreateForm(forms.Form):
     requester_email = forms.EmailField(label="Requester e-mail")
     requester_name = forms.CharField(max_length=200, required=False, label="Requester name")

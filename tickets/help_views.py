@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
+from core.forms import form_add_service_error
 from core.ratelimit import hit, parse_rate, ratelimit
 from core.tokens import TokenExpired
 from customers.selectors import customer_for_user
@@ -51,7 +52,7 @@ def request_create_view(request: HttpRequest) -> HttpResponse:
                 search_log_id=data["search_log"],
             )
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            form_add_service_error(form, exc)
         else:
             if signed_in:
                 messages.success(
@@ -202,7 +203,7 @@ def request_reply_view(request: HttpRequest, ticket_id: int | None = None, token
                 channel="web",
             )
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            form_add_service_error(form, exc)
         else:
             if message.ticket_id != ticket.pk:  # the request was closed: the reply opened a follow-up
                 messages.success(request, f"That request was closed, so we opened {message.ticket.reference}.")

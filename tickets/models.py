@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from customers.models import Customer, Organization, Tag, validate_timezone
@@ -427,10 +427,7 @@ class Ticket(models.Model):
         return f"{self.reference} {self.subject}"
 
     def get_absolute_url(self) -> str:
-        try:
-            return reverse("agent-ticket-detail", args=[self.pk])
-        except NoReverseMatch:  # the pages are mounted by the tickets URLconf once it has them
-            return f"/agent/tickets/{self.pk}/"
+        return reverse("agent-ticket-detail", args=[self.pk])
 
     def get_absolute_help_url(self) -> str:
         """The requester's page of this ticket in the help center."""

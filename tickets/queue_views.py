@@ -6,15 +6,17 @@ Thin callers of tickets.services and selectors; one ticket's page is ``ticket_vi
 import json
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
-from django.http import HttpResponse, QueryDict
+from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
+from core.forms import form_add_service_error
 from core.pagination import Page
 from core.params import parse_datetime, parse_id, parse_ids
 from core.roles import agent_required
@@ -22,12 +24,13 @@ from core.types import AuthedRequest
 from customers.selectors import customer_email_by_id
 from tickets.filters import BUILTIN_VIEWS, SORT_LABELS, TicketFilters, TicketFiltersInvalid
 from tickets.filters import KEYS as FILTER_KEYS
-from tickets.forms import BulkForm, SavedViewForm
+from tickets.forms import AvailabilityForm, BulkForm, SavedViewForm, SavedViewRenameForm
 from tickets.models import Kind, Priority, Status
 from tickets.selectors import (
     QUEUE_ROW_COLUMNS,
     agent_by_email,
     agents_active,
+    queue_availability_for,
     queues_for,
     saved_view_get_for,
     saved_views_for,
@@ -35,7 +38,10 @@ from tickets.selectors import (
     ticket_search_elsewhere,
 )
 from tickets.services import (
+    queue_membership_set_available,
     saved_view_create,
+    saved_view_delete,
+    saved_view_update,
     tickets_bulk_update,
 )
 
@@ -134,6 +140,8 @@ def ticket_queue_view(request: AuthedRequest) -> HttpResponse:
     if request.htmx and (request.GET.get("cursor") or request.htmx.target == "queue-results"):
         # a 200 even with a bad filter: htmx swaps no 4xx, and the row naming the field must show
         return render(request, "tickets/ticket_queue.html#results", context)
+    # the full page only: the 20-second refresh and the result partials do not show the switch
+    context["availability"] = queue_availability_for(agent=request.user)
     status = 400 if context["filter_errors"] else 200
     return render(request, "tickets/ticket_queue.html", context, status=status)
 
@@ -212,3 +220,71 @@ def saved_view_create_view(request: AuthedRequest) -> HttpResponse:
     else:
         messages.error(request, "Give the view a name.")
     return redirect("agent-home")
+
+
+def _saved_views_changed(
+    request: AuthedRequest, *, view_id: int, form: SavedViewRenameForm, deleted: bool = False
+) -> HttpResponse:
+    """After a rename or delete: the page again (no JS), the page of the view (htmx, when it is the one shown,
+    whose heading names it), else the saved-views list swapped in place, with the error under its view."""
+    location = reverse("agent-home") + ("" if deleted else f"?saved={view_id}")
+    if not request.htmx:
+        if form.errors:
+            messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(location)
+    shown = QueryDict(urlsplit(request.htmx.current_url or "").query).get("saved")
+    if not form.errors and shown == str(view_id):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = location
+        return response
+    context = {
+        "saved_views": saved_views_for(viewer=request.user),
+        "saved_view_edited": view_id,
+        "saved_view_form": form,
+        "saved_view_shown": shown,
+    }
+    return render(request, "tickets/ticket_queue.html#saved-views", context)
+
+
+@require_POST
+@agent_required
+def saved_view_rename_view(request: AuthedRequest, view_id: int) -> HttpResponse:
+    saved = saved_view_get_for(viewer=request.user, view_id=view_id)  # another's private view: 404
+    form = SavedViewRenameForm(request.POST)
+    if form.is_valid():
+        try:
+            saved_view_update(view=saved, actor=request.user, name=form.cleaned_data["name"])
+        except ApplicationError as exc:
+            form_add_service_error(form, exc)
+    return _saved_views_changed(request, view_id=saved.pk, form=form)
+
+
+@require_POST
+@agent_required
+def saved_view_delete_view(request: AuthedRequest, view_id: int) -> HttpResponse:
+    saved = saved_view_get_for(viewer=request.user, view_id=view_id)
+    form = SavedViewRenameForm({"name": saved.name})
+    form.is_valid()
+    try:
+        saved_view_delete(view=saved, actor=request.user)
+    except ApplicationError as exc:  # a view another agent shares: only its owner removes it
+        form_add_service_error(form, exc)
+    return _saved_views_changed(request, view_id=saved.pk, form=form, deleted=not form.errors)
+
+
+@require_POST
+@agent_required
+def agent_availability_view(request: AuthedRequest) -> HttpResponse:
+    """The agent marks themself available for round-robin assignment, or away (Zendesk's agent status)."""
+    form = AvailabilityForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("Say available=on or available=off.")
+    available = form.cleaned_data["available"] == "on"
+    queue_membership_set_available(agent=request.user, available=available)
+    if not request.htmx:
+        messages.success(
+            request, "You are available: new tickets reach you." if available else "You are away: new tickets skip you."
+        )
+        return redirect("agent-home")
+    context = {"availability": queue_availability_for(agent=request.user)}
+    return render(request, "tickets/ticket_queue.html#availability", context)

@@ -11,12 +11,12 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count, DateTimeField, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from core.exceptions import ApplicationError
 from core.models import User
 from core.pagination import Page, keyset_page
@@ -345,7 +345,7 @@ def ticket_recent_product_events(*, ticket: Ticket, limit: int = 20) -> QuerySet
 
 def ticket_other_viewers(*, ticket: Ticket, viewer: Viewer, now: dt.datetime | None = None) -> QuerySet[TicketViewer]:
     """Other agents who pinged within ``TICKET_VIEWER_SECONDS``: "another agent is viewing"."""
-    since = (now or timezone.now()) - dt.timedelta(seconds=settings.HELPDESK["TICKET_VIEWER_SECONDS"])
+    since = (now or timezone.now()) - dt.timedelta(seconds=helpdesk_setting("TICKET_VIEWER_SECONDS"))
     return (
         TicketViewer.objects.filter(ticket=ticket, last_seen_at__gte=since)
         .exclude(agent_id=getattr(viewer, "pk", None))
@@ -400,6 +400,18 @@ def queues_for(*, viewer: Viewer) -> QuerySet[Queue]:
     if is_agent(viewer):
         return Queue.objects.filter(pk__in=agent_queue_ids(viewer), is_active=True)
     return Queue.objects.none()
+
+
+def queue_availability_for(*, agent: Viewer) -> dict[str, int]:
+    """In how many of the agent's queues round-robin assignment reaches them: ``{"queues": 3, "available": 2}``.
+
+    One aggregate on the (agent, queue) index; ``queue_next_assignee`` skips memberships marked away.
+    """
+    if not is_agent(agent):
+        return {"queues": 0, "available": 0}
+    return QueueMembership.objects.filter(agent=agent).aggregate(
+        queues=Count("pk"), available=Count("pk", filter=Q(is_available=True))
+    )
 
 
 def queue_members(*, queue: Queue) -> QuerySet[QueueMembership]:

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import password_validation
 
+from core.forms import IdModelMultipleChoiceField
 from tickets.models import Queue
 
 ROLE_CHOICES = [("agent", "Agent: works the queues"), ("manager", "Manager: also invites, sends and configures")]
@@ -12,7 +13,7 @@ ROLE_CHOICES = [("agent", "Agent: works the queues"), ("manager", "Manager: also
 
 class _TeamFields(forms.Form):
     role = forms.ChoiceField(choices=ROLE_CHOICES, initial="agent", widget=forms.RadioSelect)
-    queues = forms.ModelMultipleChoiceField(
+    queues = IdModelMultipleChoiceField(
         queryset=Queue.objects.filter(is_active=True).order_by("name"),
         required=False,
         widget=forms.CheckboxSelectMultiple,

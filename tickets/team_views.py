@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
+from core.forms import form_add_service_error
 from core.policies import capability_required
 from core.types import AuthedRequest
 from tickets.selectors import team_list, team_member_get
@@ -23,11 +24,6 @@ from tickets.services.team import (
     invite_read,
 )
 from tickets.team_forms import AcceptInviteForm, TeamInviteForm, TeamMemberForm
-
-
-def _fail(form: Any, exc: ApplicationError) -> None:
-    field = next((name for name in exc.extra if name in form.fields), None)
-    form.add_error(field, exc.message)
 
 
 def _role_of(user: Any) -> str:
@@ -60,7 +56,7 @@ def team_invite_view(request: AuthedRequest) -> HttpResponse:
         try:
             user = agent_invite(**form.cleaned_data, actor=request.user)
         except ApplicationError as exc:
-            _fail(form, exc)
+            form_add_service_error(form, exc)
         else:
             messages.success(request, f"{user.email} is invited; the e-mail is on its way.")
             return redirect("agent-team")
@@ -81,7 +77,7 @@ def team_member_view(request: AuthedRequest, user_id: int) -> HttpResponse:
         try:
             agent_update(user=member, **form.cleaned_data, actor=request.user)
         except ApplicationError as exc:
-            _fail(form, exc)
+            form_add_service_error(form, exc)
         else:
             messages.success(request, f"{member.email} is saved.")
             return redirect("agent-team")
@@ -115,7 +111,7 @@ def invite_accept_view(request: HttpRequest, token: str) -> HttpResponse:
         try:
             user = agent_accept_invite(token=token, password=form.cleaned_data["password1"])
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            form_add_service_error(form, exc)
         else:
             login(request, user, backend="core.auth.EmailBackend")
             messages.success(request, "Welcome to the team! Your password is set.")

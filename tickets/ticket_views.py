@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
+from core.forms import form_add_service_error
 from core.params import parse_id, parse_int
 from core.roles import agent_required
 from core.types import AuthedRequest
@@ -75,7 +76,7 @@ def ticket_create_view(request: AuthedRequest) -> HttpResponse:
                 attachments=data["attachments"],
             )
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            form_add_service_error(form, exc)
         else:
             messages.success(request, f"Ticket {ticket.reference} created.")
             return redirect(ticket)
@@ -180,7 +181,7 @@ def ticket_reply_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
                     expected_version=data["expected_version"],
                 )
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            form_add_service_error(form, exc)
         else:
             messages.success(request, "Your note is added." if data["internal"] else "Your reply is sent.")
             return redirect(ticket)
@@ -307,7 +308,7 @@ def ticket_merge_view(request: AuthedRequest, ticket_id: int) -> HttpResponse:
             if exc.extra.get("confirm_required"):  # different customers: the page asks, naming both
                 confirm = {**exc.extra, "target": target}
             else:
-                form.add_error("into", exc.message)
+                form_add_service_error(form, exc, field="into")
         except Http404:  # an unknown number is a mistake in the form, not a missing page
             form.add_error("into", "No ticket with that number that you can see.")
         else:

@@ -266,6 +266,7 @@ else:
     }
 
 # --- the helpdesk's own settings -------------------------------------------------
+# read with core.conf.helpdesk_setting(name); each default lives here and nowhere else
 HELPDESK = {
     # deliveries (customers.services.deliveries_planning and deliveries_sending)
     "DELIVERY_CHUNK_SIZE": env.int("HELPDESK_DELIVERY_CHUNK_SIZE", default=500),
@@ -286,7 +287,7 @@ HELPDESK = {
     # comes first: at most that many messages go twice when a worker dies mid chunk
     "DELIVERY_MARK_BATCH": env.int("HELPDESK_DELIVERY_MARK_BATCH", default=20),
     "DELIVERY_MARK_SECONDS": env.float("HELPDESK_DELIVERY_MARK_SECONDS", default=1.0),
-    # outreach (outreach.conf has the defaults)
+    # outreach
     "OUTREACH_FANOUT_SLICE": env.int("HELPDESK_OUTREACH_FANOUT_SLICE", default=2000),
     # a slice plans 2,000 customers in 1-2 s; a fan-out with no progress for this long lost its task
     "OUTREACH_FANOUT_STALL_SECONDS": env.int("HELPDESK_OUTREACH_FANOUT_STALL_SECONDS", default=30),
@@ -296,6 +297,11 @@ HELPDESK = {
     "OUTREACH_REMINDER_CATCH_UP_DAYS": env.int("HELPDESK_OUTREACH_REMINDER_CATCH_UP_DAYS", default=3),
     "OUTREACH_MAINTENANCE_REMINDER_HOURS": env.int("HELPDESK_OUTREACH_MAINTENANCE_REMINDER_HOURS", default=24),
     "OUTREACH_BANNER_CACHE_SECONDS": env.int("HELPDESK_OUTREACH_BANNER_CACHE_SECONDS", default=15),
+    # a segment's size is counted exactly up to this many customers, then shown as "10,000+"
+    "OUTREACH_SEGMENT_COUNT_CAP": env.int("HELPDESK_OUTREACH_SEGMENT_COUNT_CAP", default=10_000),
+    # how long an announcement or onboarding message waits for the customer's open tickets to be solved,
+    # when its campaign does not say (Campaign.hold_days); then it is not sent
+    "OUTREACH_HOLD_DAYS": env.int("HELPDESK_OUTREACH_HOLD_DAYS", default=14),
     # product-usage events and playbooks
     "EVENT_RETENTION_DAYS": env.int("HELPDESK_EVENT_RETENTION_DAYS", default=180),
     "EVENT_ROLLUP_OVERLAP_SECONDS": env.int("HELPDESK_EVENT_ROLLUP_OVERLAP_SECONDS", default=300),

@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import permissions
 from rest_framework.request import Request
 
-from core.roles import is_agent, is_manager
+from core.roles import is_agent
 
 
 class IsAgent(permissions.BasePermission):
@@ -13,11 +13,6 @@ class IsAgent(permissions.BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return is_agent(request.user)
-
-
-class IsManager(permissions.BasePermission):
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return is_manager(request.user)
 
 
 def Can(capability: str, *, methods: tuple[str, ...] | None = None) -> type[permissions.BasePermission]:

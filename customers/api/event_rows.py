@@ -9,14 +9,28 @@ import json
 import re
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import EmailValidator
 
+from core.conf import helpdesk_setting
 from core.params import ParameterError, to_datetime, to_id
 from customers.services.events import NO_CUSTOMER_GIVEN
 
 _KIND = re.compile(r"^[a-z0-9_.:-]{1,64}$")
+#: ``json.dumps(..., separators=(",", ":"), default=str)`` built once: dumps builds an encoder per call
+_COMPACT = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
+class _EmailValidator(EmailValidator):
+    """Django's e-mail rule with its patterns compiled up front: the stock ones are lazy objects, and each
+    ``.match`` through the proxy cost more than the match (~3 ms a batch of 1,000)."""
+
+    user_regex = re.compile(EmailValidator.user_regex.pattern, EmailValidator.user_regex.flags)
+    domain_regex = re.compile(EmailValidator.domain_regex.pattern, EmailValidator.domain_regex.flags)
+    literal_regex = re.compile(EmailValidator.literal_regex.pattern, EmailValidator.literal_regex.flags)
+
+
+validate_email = _EmailValidator()
 _REQUIRED = "This field is required."
 _DATETIME = "Datetime has wrong format. Use one of these formats instead: ISO 8601."
 
@@ -35,8 +49,12 @@ def _text(raw: dict[str, Any], name: str, errors: dict[str, list[str]], *, max_l
     return value
 
 
-def event_row_check(raw: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
-    """(the clean row, {}) or (None, per-field errors) for one element of ``events``."""
+def event_row_check(
+    raw: Any, *, properties_limit: int | None = None
+) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """(the clean row, {}) or (None, per-field errors) for one element of ``events``.
+
+    ``properties_limit`` is ``HELPDESK["EVENT_PROPERTIES_MAX_BYTES"]`` unless given (a batch reads it once)."""
     if not isinstance(raw, dict):
         return None, {"non_field_errors": ["Invalid data. Expected a dictionary."]}
     errors: dict[str, list[str]] = {}
@@ -65,8 +83,8 @@ def event_row_check(raw: Any) -> tuple[dict[str, Any] | None, dict[str, list[str
     if not isinstance(properties, dict):
         errors["properties"] = [f'Expected a dictionary of items but got type "{type(properties).__name__}".']
     elif properties:
-        limit = settings.HELPDESK["EVENT_PROPERTIES_MAX_BYTES"]
-        size = len(json.dumps(properties, separators=(",", ":"), default=str))
+        limit = helpdesk_setting("EVENT_PROPERTIES_MAX_BYTES") if properties_limit is None else properties_limit
+        size = len(_COMPACT.encode(properties))
         if size > limit:
             errors["properties"] = [f"At most {limit} bytes of properties ({size} given)."]
     row: dict[str, Any] = {"event_id": event_id, "kind": kind, "occurred_at": occurred_at, "properties": properties}

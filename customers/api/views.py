@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.conf import helpdesk_setting
 from customers.api.event_rows import event_row_check
 from customers.api.serializers import (
     CustomerInputSerializer,
@@ -78,10 +79,13 @@ class EventIngestApi(APIView):
             # the envelope is checked by hand too: DRF's JSONField re-serializes every element to check it
             raise serializers.ValidationError({"events": ["A list of 1 to 1,000 events."]})
         rows: list[dict[str, Any]] = []
+        limit = helpdesk_setting("EVENT_PROPERTIES_MAX_BYTES")
         for index, raw in enumerate(events):
-            row, errors = event_row_check(raw)  # EventInputSerializer's rules, by hand (see event_rows)
+            # EventInputSerializer's rules, by hand (see event_rows)
+            row, errors = event_row_check(raw, properties_limit=limit)
             if row is not None:
-                rows.append({**row, "index": index})
+                row["index"] = index
+                rows.append(row)
             else:
                 event_id = raw.get("event_id") if isinstance(raw, dict) else None
                 rows.append({"index": index, "event_id": str(event_id or "")[:128], "errors": errors})

@@ -14,7 +14,13 @@ from customers.services.customers import (
     user_verification_read,
     user_verification_send,
 )
-from customers.services.deliveries_planning import DeliveryDraft, deliveries_plan, delivery_plan, delivery_queue_for
+from customers.services.deliveries_planning import (
+    DeliveryDraft,
+    deliveries_enqueue,
+    deliveries_plan,
+    delivery_plan,
+    delivery_queue_for,
+)
 from customers.services.deliveries_sending import (
     deliveries_retry,
     deliveries_send,
@@ -36,6 +42,7 @@ __all__ = [
     "customer_link_user",
     "customer_sign_up",
     "customer_touch",
+    "deliveries_enqueue",
     "deliveries_expire_held",
     "deliveries_plan",
     "deliveries_release",

@@ -11,19 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from customers.models import ESSENTIAL_CATEGORIES, Category, ContactPreference, Customer, Delivery
 from customers.services.deliveries_pg import deliveries_insert_new
 
 TRANSACTIONAL_QUEUE = "transactional"
 BULK_QUEUE = "bulk"
-
-
-def _conf(name: str) -> Any:
-    return settings.HELPDESK[name]
 
 
 @dataclass
@@ -119,10 +115,17 @@ def delivery_queue_for(category: str) -> str:
     return TRANSACTIONAL_QUEUE if category == Category.SERVICE else BULK_QUEUE
 
 
-def _enqueue_on_commit(ids_by_queue: dict[str, list[int]], countdown: float | None = None) -> None:
+def deliveries_enqueue(ids_by_queue: dict[str, list[int]], countdown: float | None = None) -> None:
+    """Send these rows when the caller's transaction commits, in chunks of ``DELIVERY_CHUNK_SIZE`` per task.
+
+    The one way any app hands delivery ids to the worker (``customers.tasks`` is this app's own): a task
+    published before the commit could run before its rows exist. ``ids_by_queue`` maps a queue
+    (``delivery_queue_for``) to its ids; ``countdown`` delays the tasks (retries), and must stay below the
+    broker's visibility timeout (longer waits are the sweeper's).
+    """
     from customers.tasks import send_deliveries  # noqa: PLC0415  (tasks import services)
 
-    chunk = _conf("DELIVERY_CHUNK_SIZE")
+    chunk = helpdesk_setting("DELIVERY_CHUNK_SIZE")
     for queue, ids in ids_by_queue.items():
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]
@@ -173,7 +176,7 @@ def delivery_plan(
             defaults={f.attname: getattr(row, f.attname) for f in Delivery._meta.concrete_fields if f.attname != "id"},
         )
         if created and delivery.status == Delivery.Status.QUEUED and delivery.next_attempt_at <= now:
-            _enqueue_on_commit({delivery_queue_for(category): [delivery.pk]})
+            deliveries_enqueue({delivery_queue_for(category): [delivery.pk]})
     return delivery
 
 
@@ -199,5 +202,5 @@ def deliveries_plan(*, drafts: Sequence[DeliveryDraft]) -> list[int]:
                 queued[delivery_queue_for(category)].append(pk)
         for ids in queued.values():
             ids.sort()
-        _enqueue_on_commit(queued)
+        deliveries_enqueue(queued)
     return [pk for ids in queued.values() for pk in ids]

@@ -28,8 +28,9 @@ from django.db import connection as db_connection
 from django.db.models import F, Field, Q
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from customers.models import ESSENTIAL_CATEGORIES, Category, ContactPreference, Customer, Delivery
-from customers.services.deliveries_planning import _conf, _enqueue_on_commit, delivery_queue_for
+from customers.services.deliveries_planning import deliveries_enqueue, delivery_queue_for
 from customers.services.mime import email_envelope_build
 
 logger = logging.getLogger(__name__)
@@ -99,15 +100,15 @@ def delivery_email_build(delivery: Delivery, connection: Any = None) -> EmailMul
 
 
 def _backoff(attempts: int) -> float:
-    base = float(_conf("DELIVERY_RETRY_BASE_SECONDS"))
-    delay = min(base * (2 ** max(attempts - 1, 0)), float(_conf("DELIVERY_RETRY_MAX_SECONDS")))
+    base = float(helpdesk_setting("DELIVERY_RETRY_BASE_SECONDS"))
+    delay = min(base * (2 ** max(attempts - 1, 0)), float(helpdesk_setting("DELIVERY_RETRY_MAX_SECONDS")))
     return delay * random.uniform(1.0, 1.2)  # jitter, so retries do not stampede
 
 
 def _release(rows: list[Delivery], token: uuid.UUID, error: str) -> None:
     """Put rows back in ``queued`` with back-off, or fail them when out of attempts; re-enqueue soon ones."""
     now = timezone.now()
-    max_attempts = _conf("DELIVERY_MAX_ATTEMPTS")
+    max_attempts = helpdesk_setting("DELIVERY_MAX_ATTEMPTS")
     by_attempts: dict[int, list[Delivery]] = defaultdict(list)
     for row in rows:
         by_attempts[row.attempts].append(row)
@@ -130,10 +131,10 @@ def _release(rows: list[Delivery], token: uuid.UUID, error: str) -> None:
         )
         for row in group:
             retry[(delivery_queue_for(row.category), delay)].append(row.pk)
-    grace = _conf("DELIVERY_SWEEP_GRACE_SECONDS")
+    grace = helpdesk_setting("DELIVERY_SWEEP_GRACE_SECONDS")
     for (queue, delay), ids in retry.items():
         if delay <= grace:  # longer waits are the sweeper's: no ETA beyond the broker's visibility timeout
-            _enqueue_on_commit({queue: ids}, countdown=delay)
+            deliveries_enqueue({queue: ids}, countdown=delay)
 
 
 def _transmit(connection: Any, delivery: Delivery) -> None:
@@ -181,7 +182,7 @@ def _send_time_reason_sql(vendor: str) -> tuple[str, list[Any]]:
 
 
 def _lease() -> dt.timedelta:
-    return dt.timedelta(seconds=_conf("DELIVERY_LEASE_SECONDS"))
+    return dt.timedelta(seconds=helpdesk_setting("DELIVERY_LEASE_SECONDS"))
 
 
 def _riding_out_a_database_restart(statement: Callable[[], _T], *, until: float) -> _T:
@@ -308,8 +309,8 @@ class _SentMarks:
         self.token = token
         self.lease = lease
         self.ids: list[int] = []
-        self.batch = int(_conf("DELIVERY_MARK_BATCH"))
-        self.seconds = float(_conf("DELIVERY_MARK_SECONDS"))
+        self.batch = int(helpdesk_setting("DELIVERY_MARK_BATCH"))
+        self.seconds = float(helpdesk_setting("DELIVERY_MARK_SECONDS"))
         self.since = time.monotonic()
         self.marked = 0
 
@@ -338,11 +339,6 @@ def _send(delivery_ids: Sequence[int]) -> dict[str, int]:
     counts = {"sent": 0, "failed": 0, "retrying": 0, "suppressed": suppressed}
     if not rows:
         return counts
-    in_app = [row.pk for row in rows if row.channel == Delivery.Channel.IN_APP]
-    if in_app:
-        counts["sent"] += Delivery.objects.filter(pk__in=in_app, claim_token=token).update(
-            status=Delivery.Status.SENT, sent_at=timezone.now(), claim_token=None, last_error=""
-        )
     emails = [row for row in rows if row.channel == Delivery.Channel.EMAIL]
     if not emails:
         return counts
@@ -422,11 +418,13 @@ def deliveries_sweep() -> dict[str, int]:
         status=Delivery.Status.QUEUED, claim_token=None, claimed_until=None, next_attempt_at=now
     )
     ids_by_queue: dict[str, list[int]] = defaultdict(list)
-    limit = _conf("DELIVERY_SWEEP_LIMIT")
+    limit = helpdesk_setting("DELIVERY_SWEEP_LIMIT")
     for queue, categories in _categories_by_queue().items():
         backlog = _broker_backlog(queue)
         grace = dt.timedelta(
-            seconds=_conf("DELIVERY_SWEEP_GRACE_SECONDS" if backlog == 0 else "DELIVERY_SWEEP_BUSY_GRACE_SECONDS")
+            seconds=helpdesk_setting(
+                "DELIVERY_SWEEP_GRACE_SECONDS" if backlog == 0 else "DELIVERY_SWEEP_BUSY_GRACE_SECONDS"
+            )
         )
         # fresh rows were enqueued on commit: only those older than the grace are presumed lost; rows
         # that waited (quiet hours, back-off, send_after) or were recovered are enqueued once due
@@ -439,7 +437,7 @@ def deliveries_sweep() -> dict[str, int]:
             .values_list("pk", flat=True)[:limit]
         )
         ids_by_queue[queue] = sorted(due)
-    _enqueue_on_commit(ids_by_queue)
+    deliveries_enqueue(ids_by_queue)
     return {"recovered": recovered, "enqueued": sum(len(ids) for ids in ids_by_queue.values())}
 
 
@@ -464,5 +462,5 @@ def deliveries_retry(*, delivery_ids: Sequence[int]) -> int:
         by_queue: dict[str, list[int]] = defaultdict(list)
         for pk, category in rows:
             by_queue[delivery_queue_for(category)].append(pk)
-        _enqueue_on_commit(by_queue)
+        deliveries_enqueue(by_queue)
     return len(rows)

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Delivery
-from customers.services.deliveries_planning import _enqueue_on_commit, delivery_queue_for
+from customers.services.deliveries_planning import deliveries_enqueue, delivery_queue_for
 
 
 @transaction.atomic
@@ -35,7 +35,7 @@ def deliveries_release(*, delivery_ids: Sequence[int], now: dt.datetime | None =
     by_queue: dict[str, list[int]] = defaultdict(list)
     for pk, category in sorted(rows):
         by_queue[delivery_queue_for(category)].append(pk)
-    _enqueue_on_commit(by_queue)
+    deliveries_enqueue(by_queue)
     return len(rows)
 
 

@@ -11,15 +11,11 @@ holds and no signal reading the rollup changes its answer. One statement each, s
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from customers.models import EventRollupState
-
-
-def _setting(name: str, default: int) -> int:
-    return int(settings.HELPDESK.get(name, default))
 
 
 def _day(column: str) -> str:
@@ -73,7 +69,7 @@ def events_rollup(*, now: dt.datetime | None = None) -> int:
             [now],
         )
     else:
-        since = state.watermark - dt.timedelta(seconds=_setting("EVENT_ROLLUP_OVERLAP_SECONDS", 300))
+        since = state.watermark - dt.timedelta(seconds=int(helpdesk_setting("EVENT_ROLLUP_OVERLAP_SECONDS")))
         written = _execute(
             "INSERT INTO customers_customereventday (customer_id, kind, day, count, pruned)"  # noqa: S608
             f" SELECT e.customer_id, e.kind, {_day('e.occurred_at')}, COUNT(*), 0"
@@ -100,9 +96,9 @@ def events_prune(*, now: dt.datetime | None = None, retention_days: int | None =
     events_rollup(now=now)
     state = _lock_state()
     assert state.watermark is not None  # events_rollup above set it
-    days = retention_days if retention_days is not None else _setting("EVENT_RETENTION_DAYS", 180)
+    days = retention_days if retention_days is not None else int(helpdesk_setting("EVENT_RETENTION_DAYS"))
     cutoff = dt.datetime.combine((now - dt.timedelta(days=days)).date(), dt.time.min, tzinfo=dt.UTC)
-    safe = state.watermark - dt.timedelta(seconds=_setting("EVENT_ROLLUP_OVERLAP_SECONDS", 300))
+    safe = state.watermark - dt.timedelta(seconds=int(helpdesk_setting("EVENT_ROLLUP_OVERLAP_SECONDS")))
     where = " FROM customers_customerevent WHERE occurred_at < %s AND received_at < %s"
     _execute(
         "INSERT INTO customers_customereventday (customer_id, kind, day, count, pruned)"

@@ -1,6 +1,5 @@
 from typing import Any
 
-from django.conf import settings
 from django.db.models import prefetch_related_objects
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -9,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
+from core.conf import helpdesk_setting
 from core.exceptions import ApplicationError
 from core.roles import is_agent
 from knowledge.api.permissions import IsAgentOrReadOnly
@@ -40,7 +40,7 @@ class SearchRateThrottle(SimpleRateThrottle):
     scope = "knowledge-search"
 
     def get_rate(self) -> str:
-        return settings.HELPDESK["RATELIMIT_API_SEARCH"]
+        return helpdesk_setting("RATELIMIT_API_SEARCH")
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         if not request.query_params.get("q") or is_agent(request.user):

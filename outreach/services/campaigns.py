@@ -4,7 +4,6 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
@@ -12,7 +11,7 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from core.models import User
 from customers.models import Customer, Delivery
-from customers.services import DeliveryDraft, delivery_queue_for
+from customers.services import DeliveryDraft, deliveries_enqueue, delivery_queue_for
 from outreach.models import Campaign, Fanout, Segment, Template
 from outreach.selectors import campaign_summary, segment_customers
 from outreach.services.fanout import draft_build, fanout_start
@@ -173,8 +172,6 @@ def campaign_cancel(*, campaign: Campaign, actor: User | None = None) -> int:
 
 def _release_due(campaign: Campaign, now: dt.datetime) -> int:
     """Enqueue the campaign's rows whose throttle minute has come (the sweeper would too, a little later)."""
-    from customers.tasks import send_deliveries  # noqa: PLC0415
-
     rows = list(
         Delivery.objects.filter(
             source=campaign.source,
@@ -190,11 +187,7 @@ def _release_due(campaign: Campaign, now: dt.datetime) -> int:
     by_queue: dict[str, list[int]] = defaultdict(list)
     for pk, category in rows:
         by_queue[delivery_queue_for(category)].append(pk)
-    chunk = settings.HELPDESK["DELIVERY_CHUNK_SIZE"]
-    for queue, ids in by_queue.items():
-        for start in range(0, len(ids), chunk):
-            part = ids[start : start + chunk]
-            transaction.on_commit(lambda part=part, queue=queue: send_deliveries.apply_async(args=[part], queue=queue))  # type: ignore[misc]
+    deliveries_enqueue(by_queue)
     return len(rows)
 
 

@@ -18,9 +18,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from customers.models import Customer
 from customers.services import DeliveryDraft, deliveries_plan
-from outreach.conf import conf
 from outreach.models import Fanout
 from outreach.services.rendering import CompiledMessage, message_context, unsubscribe_headers
 from outreach.services.rules import drafts_apply_rules
@@ -109,7 +109,7 @@ def fanout_plan_slice(*, kind: str, object_id: int, after_customer_id: int) -> i
         fanout.done, fanout.cancelled, fanout.finished_at, fanout.updated_at = True, True, now, now
         fanout.save(update_fields=["done", "cancelled", "finished_at", "updated_at"])
         return 0
-    size = conf("OUTREACH_FANOUT_SLICE")
+    size = helpdesk_setting("OUTREACH_FANOUT_SLICE")
     customers = list(
         planner.audience().filter(pk__gt=after_customer_id).select_related("organization").order_by("pk")[:size]
     )
@@ -130,7 +130,7 @@ def fanout_plan_slice(*, kind: str, object_id: int, after_customer_id: int) -> i
 
 def fanouts_resume() -> int:
     """Beat job: re-enqueue the next slice of fan-outs that made no progress for a while (their task was lost)."""
-    cutoff = timezone.now() - dt.timedelta(seconds=conf("OUTREACH_FANOUT_STALL_SECONDS"))
+    cutoff = timezone.now() - dt.timedelta(seconds=helpdesk_setting("OUTREACH_FANOUT_STALL_SECONDS"))
     stalled = list(
         Fanout.objects.filter(done=False, updated_at__lt=cutoff).values_list("pk", "kind", "object_id", "cursor")[:500]
     )

@@ -7,17 +7,16 @@ ticket with the comment as the customer's message.
 """
 
 import datetime as dt
-from typing import Any
 
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from core.exceptions import ApplicationError
 from core.tokens import TokenInvalid, token_make, token_read
 from customers.models import Category
 from customers.services import deliveries_plan
-from outreach.conf import conf
 from outreach.models import FollowUp
 from outreach.services.fanout import draft_build
 from outreach.services.rendering import CompiledMessage, url_absolute
@@ -67,7 +66,7 @@ def survey_read(token: str) -> FollowUp | None:
 def followups_run(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Beat job: survey the requesters of tickets solved ``OUTREACH_FOLLOW_UP_DELAY_HOURS`` ago. Exactly once each."""
     now = now or timezone.now()
-    due = now - dt.timedelta(hours=conf("OUTREACH_FOLLOW_UP_DELAY_HOURS"))
+    due = now - dt.timedelta(hours=helpdesk_setting("OUTREACH_FOLLOW_UP_DELAY_HOURS"))
     tickets = list(
         Ticket.objects.filter(
             status__in=["solved", "closed"], solved_at__lte=due, solved_at__gte=due - CATCH_UP, merged_into__isnull=True
@@ -129,10 +128,6 @@ def survey_answer(
         follow_up.reopened = True
     follow_up.save(update_fields=["rating", "comment", "still_broken", "answered_at", "reopened"])
     return follow_up
-
-
-def followup_for_ticket(*, ticket_id: int) -> Any:
-    return FollowUp.objects.filter(ticket_id=ticket_id).first()
 
 
 @transaction.atomic

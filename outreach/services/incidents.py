@@ -9,11 +9,11 @@ from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from core.exceptions import ApplicationError
 from core.models import User
 from customers.models import Customer, Organization, Product
 from customers.services import DeliveryDraft
-from outreach.conf import conf
 from outreach.models import Fanout, Incident, IncidentUpdate
 from outreach.selectors import incident_customers
 from outreach.services.fanout import draft_build, fanout_start
@@ -235,7 +235,7 @@ def incident_resolve(*, incident: Incident, message: str = "", actor: User | Non
 def maintenance_reminders_run(*, now: dt.datetime | None = None) -> int:
     """Beat job: remind affected customers of maintenance starting within 24 hours, exactly once each."""
     now = now or timezone.now()
-    horizon = now + dt.timedelta(hours=conf("OUTREACH_MAINTENANCE_REMINDER_HOURS"))
+    horizon = now + dt.timedelta(hours=helpdesk_setting("OUTREACH_MAINTENANCE_REMINDER_HOURS"))
     due = Incident.objects.filter(
         kind=Incident.Kind.MAINTENANCE,
         status=Incident.Status.SCHEDULED,

@@ -14,9 +14,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from customers.models import Customer
 from customers.services import deliveries_plan
-from outreach.conf import conf
 from outreach.models import Incident, ReminderRule
 from outreach.selectors import incident_customers, segment_customers
 from outreach.services.fanout import draft_build
@@ -37,7 +37,7 @@ def _day_range(lo: dt.date, hi: dt.date) -> tuple[dt.datetime, dt.datetime]:
 def _occurrences(rule: ReminderRule, today: dt.date) -> Iterator[tuple[QuerySet[Customer], Occurrence, dict[str, Any]]]:
     """(customers, occurrence of a customer, extra context) for every anchor date in the rule's window."""
     hi = today - dt.timedelta(days=rule.offset_days)
-    lo = hi - dt.timedelta(days=conf("OUTREACH_REMINDER_CATCH_UP_DAYS"))
+    lo = hi - dt.timedelta(days=helpdesk_setting("OUTREACH_REMINDER_CATCH_UP_DAYS"))
     if rule.anchor == ReminderRule.Anchor.RENEWAL:
         yield (
             Customer.objects.filter(organization__renewal_date__range=(lo, hi)),
@@ -71,7 +71,7 @@ def _occurrences(rule: ReminderRule, today: dt.date) -> Iterator[tuple[QuerySet[
 def reminder_rule_run(*, rule: ReminderRule, today: dt.date, now: dt.datetime) -> int:
     """Plan one rule's due reminders. Returns how many rows were planned (new or not)."""
     message = CompiledMessage(subject=rule.template.subject, body=rule.template.body)
-    size = conf("OUTREACH_FANOUT_SLICE")
+    size = helpdesk_setting("OUTREACH_FANOUT_SLICE")
     planned = 0
     for customers, occurrence, extra in _occurrences(rule, today):
         if rule.segment is not None:

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from django.db.models import Count
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from customers.models import Category, Delivery
 from customers.services import DeliveryDraft
-from outreach.conf import conf
 from tickets.models import UNSOLVED_STATUSES, Ticket
 
 #: the proactive categories the frequency cap counts and holds back (outage and service are exempt)
@@ -38,7 +38,7 @@ def deliveries_recent_counts(customer_ids: Sequence[int], *, now: dt.datetime | 
     Uses the ``(customer, -created_at)`` index of Delivery.
     """
     now = now or timezone.now()
-    since = now - dt.timedelta(days=conf("OUTREACH_FREQUENCY_CAP_DAYS"))
+    since = now - dt.timedelta(days=helpdesk_setting("OUTREACH_FREQUENCY_CAP_DAYS"))
     counts: dict[int, int] = {}
     ids = list(customer_ids)
     for start in range(0, len(ids), 2000):
@@ -81,10 +81,10 @@ def drafts_apply_rules(drafts: list[DeliveryDraft], *, now: dt.datetime | None =
     counts = deliveries_recent_counts(ids, now=now)
     held = {d.category for d in capped} & HELD_WHILE_TICKET_OPEN
     open_ticket = customers_with_open_tickets(ids) if held else set()
-    cap = conf("OUTREACH_FREQUENCY_CAP")
-    days = conf("OUTREACH_FREQUENCY_CAP_DAYS")
+    cap = helpdesk_setting("OUTREACH_FREQUENCY_CAP")
+    days = helpdesk_setting("OUTREACH_FREQUENCY_CAP_DAYS")
     now = now or timezone.now()
-    default_until = now + dt.timedelta(days=conf("OUTREACH_HOLD_DAYS"))
+    default_until = now + dt.timedelta(days=helpdesk_setting("OUTREACH_HOLD_DAYS"))
     for draft in capped:
         cid = draft.customer.pk  # type: ignore[union-attr]
         if draft.category in HELD_WHILE_TICKET_OPEN and cid in open_ticket:

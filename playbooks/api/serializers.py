@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from core.params import MAX_ID
 from playbooks.models import Playbook, PlaybookRun, PlaybookRunLog, PlaybookStep, RunState, Signal
 
 
@@ -98,8 +99,8 @@ class PlaybookRunDetailOutputSerializer(PlaybookRunOutputSerializer):
 
 
 class PlaybookRunFilterSerializer(serializers.Serializer):
-    playbook = serializers.IntegerField(required=False, min_value=1)
-    customer = serializers.IntegerField(required=False, min_value=1)
+    playbook = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     state = serializers.ChoiceField(choices=RunState.choices, required=False)
     cursor = serializers.CharField(required=False, max_length=500)
 

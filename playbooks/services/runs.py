@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from core.exceptions import ApplicationError
 from core.models import User
 from core.roles import is_agent
@@ -359,10 +360,8 @@ def playbook_run_advance(*, run_id: int, now: dt.datetime | None = None) -> None
 
 def playbook_runs_advance(*, now: dt.datetime | None = None, limit: int | None = None) -> int:
     """Beat job: advance the due runs of active playbooks (the partial index on ``next_due_at``)."""
-    from django.conf import settings  # noqa: PLC0415
-
     now = now or timezone.now()
-    limit = limit or int(settings.HELPDESK.get("PLAYBOOK_ADVANCE_BATCH", 500))
+    limit = limit or int(helpdesk_setting("PLAYBOOK_ADVANCE_BATCH"))
     due = list(
         PlaybookRun.objects.filter(state__in=ACTIVE_RUN_STATES, next_due_at__lte=now, playbook__is_active=True)
         .order_by("next_due_at", "pk")

@@ -1,4 +1,5 @@
-"""``.ci/check_conventions.py``: views read through selectors, services send tasks only on commit."""
+"""``.ci/check_conventions.py``: views read through selectors, services send tasks only on commit, settings
+are read through ``core.conf``."""
 
 import subprocess
 import sys
@@ -151,3 +152,25 @@ def test_a_justified_exception_on_the_line_passes(tmp_path):
     assert result.returncode == 1
     assert "core/views.py:3:" in result.stderr  # an exception names its reason
     assert "core/views.py:2:" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "relative", ["outreach/conf.py", "tickets/services/_common.py", "knowledge/search.py", "core/ratelimit.py"]
+)
+def test_a_module_reading_settings_helpdesk_itself_fails(tmp_path, relative):
+    write(tmp_path, relative, "from django.conf import settings\n\nLIMIT = settings.HELPDESK.get('X', 3)\n")
+
+    result = run(tmp_path)
+
+    assert result.returncode == 1
+    assert f"{relative}:3: reads settings.HELPDESK: use core.conf.helpdesk_setting(name)" in result.stderr
+
+
+def test_the_settings_reader_and_the_settings_modules_pass(tmp_path):
+    write(tmp_path, "core/conf.py", "def helpdesk_setting(name):\n    return settings.HELPDESK[name]\n")
+    write(tmp_path, "config/settings/test.py", "HELPDESK = {**HELPDESK, 'X': 1}\nY = settings.HELPDESK\n")
+    write(tmp_path, "outreach/rules.py", "from core.conf import helpdesk_setting\n\nCAP = helpdesk_setting('X')\n")
+
+    result = run(tmp_path)
+
+    assert result.returncode == 0, result.stderr

@@ -153,6 +153,10 @@ def test_json_at_the_depth_limit_is_parsed(manager_client):
         ("[[],[[]]]", 3),
         ("[" * 40, 40),
         ('"unterminated [[[', 3),
+        # escapes: an escaped backslash ends before the quote that closes the string
+        ('["\\\\", [[]]]', 3),
+        ('{"a": "\\\\\\"[["}', 1),
+        ('["é[", {"ü": ["\\u005b"]}]', 3),
     ],
 )
 def test_json_depth_counts_structure_not_brackets_in_strings(text, depth):

@@ -13,6 +13,7 @@ from django.utils import timezone
 from customers.models import ContactPreference, Delivery
 from customers.services import (
     DeliveryDraft,
+    deliveries_enqueue,
     deliveries_plan,
     deliveries_send,
     deliveries_sending,
@@ -158,13 +159,30 @@ def test_deliver_many_plans_rows_in_bulk_and_enqueues_chunks(django_capture_on_c
     assert sorted(m.to[0] for m in mail.outbox) == sorted(c.email for c in customers)
 
 
-def test_in_app_deliveries_are_marked_sent_without_email():
-    customer = CustomerFactory()
-    delivery = _deliver(customer, channel=Delivery.Channel.IN_APP)
-    deliveries_send(delivery_ids=[delivery.pk])
-    delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.SENT
+def test_deliveries_enqueue_sends_chunks_per_queue_on_commit_and_nothing_on_rollback(
+    django_capture_on_commit_callbacks, settings
+):
+    # given rows planned without enqueueing (a worker would pick them up only through the sweeper)
+    settings.HELPDESK = {**settings.HELPDESK, "DELIVERY_CHUNK_SIZE": 2}
+    customers = CustomerFactory.create_batch(5)
+    rows = [Delivery.objects.create(idempotency_key=f"e-{c.pk}", customer=c, recipient=c.email,
+                                    category="service" if i < 3 else "announcement", subject="S", body="B",
+                                    next_attempt_at=timezone.now())
+            for i, c in enumerate(customers)]  # fmt: skip
+    by_queue = {"transactional": [r.pk for r in rows[:3]], "bulk": [r.pk for r in rows[3:]]}
+    # when the transaction that enqueued them rolls back
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        deliveries_enqueue(by_queue)
+        transaction.set_rollback(True)
+    # then nothing was published
+    assert callbacks == []
     assert mail.outbox == []
+    # when it commits: 2 + 1 transactional and 2 bulk ids a task
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        deliveries_enqueue(by_queue)
+    assert len(callbacks) == 3
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SENT}
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(c.email for c in customers)
 
 
 def test_the_sweeper_recovers_rows_a_dead_worker_left_in_sending(django_capture_on_commit_callbacks):

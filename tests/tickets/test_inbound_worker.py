@@ -16,6 +16,9 @@ pytestmark = [
     pytest.mark.skipif(not available(), reason="Dovecot is not installed (apt-get install dovecot-imapd)"),
 ]
 MESSAGES = 300
+# a poll stores a chunk of this many messages a transaction: small, so that the kill lands mid-poll
+# (with the default 100, a quiet machine stored all 300 before the test looked)
+WORKER_ENV = {"HELPDESK_INBOUND_PROCESS_BATCH": "5"}
 
 
 def test_a_worker_killed_mid_poll_loses_and_duplicates_nothing(tmp_path):
@@ -28,14 +31,14 @@ def test_a_worker_killed_mid_poll_loses_and_duplicates_nothing(tmp_path):
             imap_user=imap.user, imap_password=imap.password,
         )  # fmt: skip
         email_url = f"filemail://{tmp_path / 'mail'}"
-        worker = WorkerProcess(var_dir=tmp_path, email_url=email_url).start()
+        worker = WorkerProcess(var_dir=tmp_path, email_url=email_url, extra_env=WORKER_ENV).start()
         try:
             poll_mailboxes.apply_async(queue="default")
             wait_for(lambda: InboundEmail.objects.count() >= 30, timeout=120, worker=worker)
             worker.kill()  # mid-poll: some messages stored, the rest still unread on the server
             stored_at_kill = InboundEmail.objects.count()
             assert stored_at_kill < MESSAGES
-            worker = WorkerProcess(var_dir=tmp_path, email_url=email_url).start()
+            worker = WorkerProcess(var_dir=tmp_path, email_url=email_url, extra_env=WORKER_ENV).start()
 
             def all_in():
                 poll_mailboxes.apply_async(queue="default")  # what beat does every minute

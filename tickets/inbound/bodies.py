@@ -15,10 +15,11 @@ import email.policy
 import io
 from typing import Any
 
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest, QueryDict
 from django.utils.datastructures import MultiValueDict
+
+from core.conf import helpdesk_setting
 
 _CHUNK = 1024 * 1024
 
@@ -31,7 +32,7 @@ class BodyTooLarge(Exception):
 def inbound_request_max_bytes(*, wrapped: bool = False) -> int:
     """The largest body an endpoint that takes mail reads: the message size limit and half of it again;
     twice that for a service's webhook, whose post wraps the message (``wrapped``)."""
-    limit: int = settings.HELPDESK["INBOUND_MAX_BYTES"]
+    limit: int = helpdesk_setting("INBOUND_MAX_BYTES")
     return (limit + limit // 2) * (2 if wrapped else 1)
 
 

@@ -38,6 +38,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from core.exceptions import ApplicationError
 from core.roles import is_agent
 from customers.models import Customer, Delivery
@@ -68,10 +69,6 @@ _PROCESSED_FIELDS = [
     "state", "outcome", "ticket", "ticket_message", "text", "automated", "suspicious", "processed_at", "attempts",
     "last_error",
 ]  # fmt: skip
-
-
-def conf(name: str) -> Any:
-    return settings.HELPDESK[name]
 
 
 # storing ---------------------------------------------------------------------------------------------
@@ -180,7 +177,7 @@ def _key(message_id: str, body_hash: str) -> tuple[str, str]:
 
 def inbound_enqueue(*, inbound_ids: Sequence[int]) -> None:
     """Process stored messages: one task per ``INBOUND_PROCESS_BATCH`` of them."""
-    size = conf("INBOUND_PROCESS_BATCH")
+    size = helpdesk_setting("INBOUND_PROCESS_BATCH")
     for start in range(0, len(inbound_ids), size):
         _enqueue(list(inbound_ids[start : start + size]))
 
@@ -218,7 +215,7 @@ def inbound_process_batch(*, inbound_ids: Sequence[int], now: dt.datetime | None
     """
     now = now or timezone.now()
     ids = sorted(set(inbound_ids))
-    size = conf("INBOUND_PROCESS_BATCH")
+    size = helpdesk_setting("INBOUND_PROCESS_BATCH")
     outcomes: dict[int, str] = {}
     for start in range(0, len(ids), size):
         outcomes |= _process_chunk(ids[start : start + size], now)
@@ -268,10 +265,13 @@ def _save_processed(rows: list[InboundEmail]) -> None:
     column and row took 1.4 s for 100 rows on a loaded 2-core box, more than routing them did."""
     if not rows:
         return
+    fields = [InboundEmail._meta.get_field(name) for name in _PROCESSED_FIELDS]
     if connection.vendor != "postgresql":
+        for row in rows:  # the same text as PostgreSQL stores (SQLite would keep the NUL it refuses)
+            for f in fields:
+                setattr(row, f.attname, _storable(getattr(row, f.attname)))  # type: ignore[union-attr]
         InboundEmail.objects.bulk_update(rows, _PROCESSED_FIELDS)
         return
-    fields = [InboundEmail._meta.get_field(name) for name in _PROCESSED_FIELDS]
     columns = [str(f.column) for f in fields]  # type: ignore[union-attr]
     arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)  # type: ignore[union-attr]
     sets = ", ".join(f"{c} = v.{c}" for c in columns)
@@ -465,12 +465,12 @@ def _failed(inbound: InboundEmail, exc: Exception, now: dt.datetime) -> None:
     log.warning("inbound e-mail %s failed: %s", inbound.pk, exc, exc_info=True)
     inbound.attempts += 1
     inbound.last_error = _storable(f"{type(exc).__name__}: {exc}"[:2000])
-    if inbound.attempts >= conf("INBOUND_MAX_ATTEMPTS"):
+    if inbound.attempts >= helpdesk_setting("INBOUND_MAX_ATTEMPTS"):
         inbound.state = InboundEmail.State.QUARANTINED
         inbound.outcome = "quarantined after repeated failures: a manager can read and retry it"
     else:
         inbound.state = InboundEmail.State.FAILED
-        delay = conf("INBOUND_RETRY_BASE_SECONDS") * 2 ** (inbound.attempts - 1)
+        delay = helpdesk_setting("INBOUND_RETRY_BASE_SECONDS") * 2 ** (inbound.attempts - 1)
         inbound.next_attempt_at = now + dt.timedelta(seconds=delay)
         transaction.on_commit(lambda: _enqueue([inbound.pk], countdown=delay))
     inbound.save(update_fields=["attempts", "last_error", "state", "outcome", "next_attempt_at"])
@@ -510,7 +510,7 @@ def _done(inbound: InboundEmail, state: str, outcome: str, *, ticket: Ticket | N
 
 def _process(inbound: InboundEmail, batch: _Batch) -> str:
     mailbox = inbound.mailbox
-    if inbound.size > conf("INBOUND_MAX_BYTES"):
+    if inbound.size > helpdesk_setting("INBOUND_MAX_BYTES"):
         return _too_large(inbound, bytes(inbound.raw), batch)
     parsed = batch.parse(inbound)
     inbound.text = parsed.text
@@ -759,7 +759,7 @@ def _acknowledge(ticket: Ticket, customer: Customer, batch: _Batch) -> bool:
     """Plan the acknowledgment (sent with the batch's) unless this address had its hourly share of
     automatic answers (a loop)."""
     recent = batch.answered.get(customer.pk, 0)
-    if recent >= conf("INBOUND_AUTO_REPLIES_PER_HOUR"):
+    if recent >= helpdesk_setting("INBOUND_AUTO_REPLIES_PER_HOUR"):
         log.warning("not acknowledging %s for %s: %s automatic answers this hour", ticket, customer.email, recent)
         return False
     batch.pending.acknowledge.append(ticket)
@@ -801,7 +801,7 @@ def _too_large(inbound: InboundEmail, raw: bytes, batch: _Batch) -> str:
     customer = _customer(mailbox, head.sender, batch)
     if customer is None:
         return _done(inbound, InboundEmail.State.IGNORED, "kept for managers: too large, from an unknown sender")
-    limit_mb = conf("INBOUND_MAX_BYTES") / 1024 / 1024
+    limit_mb = helpdesk_setting("INBOUND_MAX_BYTES") / 1024 / 1024
     ticket, _ = ticket_insert(
         requester=customer,
         subject=head.subject or "(no subject)",

@@ -22,11 +22,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from tickets.inbound.models import InboundEmail, Mailbox
 from tickets.inbound.services import inbound_store_many
 
@@ -123,7 +123,7 @@ def _chunks(items: list[Any], size_of: Callable[[Any], int]) -> Iterator[list[An
     total = 0
     for item in items:
         size = size_of(item)
-        if chunk and (len(chunk) >= settings.HELPDESK["INBOUND_PROCESS_BATCH"] or total + size > _STORE_BYTES):
+        if chunk and (len(chunk) >= helpdesk_setting("INBOUND_PROCESS_BATCH") or total + size > _STORE_BYTES):
             yield chunk
             chunk, total = [], 0
         chunk.append(item)
@@ -199,7 +199,7 @@ def _import_batch(box: Any, mailbox: Mailbox, uids: list[str]) -> int:
             continue
         chunk.append((uid, raw))
         size += len(raw)
-        if len(chunk) >= settings.HELPDESK["INBOUND_PROCESS_BATCH"] or size >= _STORE_BYTES:
+        if len(chunk) >= helpdesk_setting("INBOUND_PROCESS_BATCH") or size >= _STORE_BYTES:
             count += _import_chunk(box, mailbox, chunk)
             chunk, size = [], 0
     if chunk:

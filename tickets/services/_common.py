@@ -5,7 +5,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Model
 from django.utils.text import slugify
 
@@ -27,10 +26,6 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
-
-
-def conf(name: str) -> Any:
-    return settings.HELPDESK[name]
 
 
 def lock_ticket(ticket: Ticket | int, *, expected_version: int | None = None) -> Ticket:

@@ -12,9 +12,9 @@ import puremagic
 from django.core.files import File
 from django.db import transaction
 
+from core.conf import helpdesk_setting
 from core.exceptions import ApplicationError
 from tickets.models import Attachment, Message
-from tickets.services._common import conf
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +88,8 @@ def attachments_validate(*, files: Sequence[Any]) -> None:
     say: a PNG starts with PNG's magic number (puremagic), a .docx is a zip, a text file is UTF-8 text
     that is not HTML or SVG.
     """
-    limit = conf("ATTACHMENT_MAX_BYTES")
-    allowed = {value.lower() for value in conf("ATTACHMENT_CONTENT_TYPES")}
+    limit = helpdesk_setting("ATTACHMENT_MAX_BYTES")
+    allowed = {value.lower() for value in helpdesk_setting("ATTACHMENT_CONTENT_TYPES")}
     for upload in files:
         name = os.path.basename(getattr(upload, "name", "") or "file")
         size = getattr(upload, "size", None)

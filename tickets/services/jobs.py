@@ -6,13 +6,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from tickets.models import (
     Status,
     Ticket,
     TicketEvent,
-)
-from tickets.services._common import (
-    conf,
 )
 
 
@@ -22,7 +20,7 @@ def tickets_autoclose(*, now: dt.datetime | None = None, batch_size: int = 1000)
     Rows another transaction holds are skipped (``skip_locked``) and closed on the next run.
     """
     now = now or timezone.now()
-    cutoff = now - dt.timedelta(days=conf("TICKET_AUTOCLOSE_DAYS"))
+    cutoff = now - dt.timedelta(days=helpdesk_setting("TICKET_AUTOCLOSE_DAYS"))
     closed = 0
     while True:
         with transaction.atomic():

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from core.exceptions import ApplicationError
 from core.markdown import render_markdown
 from core.models import User
@@ -40,7 +41,6 @@ from tickets.services._common import (
     UNSET,
     Change,
     Deferred,
-    conf,
     ensure_agent,
     ensure_not_closed,
     ensure_priority,
@@ -102,7 +102,7 @@ def _next_number(deferred: Deferred | None = None) -> int:
 
 
 def _default_queue() -> Queue:
-    slug = conf("TICKET_DEFAULT_QUEUE")
+    slug = helpdesk_setting("TICKET_DEFAULT_QUEUE")
     queue = None
     if slug:
         queue = Queue.objects.filter(slug=slug, is_active=True).first()

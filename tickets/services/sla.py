@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
 from core.humanize import duration
 from customers.services import delivery_plan
 from tickets.business_time import Calendar, add_business_minutes, business_minutes_between, business_seconds_between
@@ -33,7 +34,7 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
-from tickets.services._common import Change, conf, set_priority
+from tickets.services._common import Change, set_priority
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def sla_refresh_derived(change: Change, *, done: set[tuple[str, str, dt.datetime
     """Recompute ``next_sla_due_at`` and ``sla_scan_at`` from the due times (and the events already recorded)."""
     ticket = change.ticket
     done = done or set()
-    warn = dt.timedelta(minutes=conf("SLA_WARNING_MINUTES"))
+    warn = dt.timedelta(minutes=helpdesk_setting("SLA_WARNING_MINUTES"))
     dues = []
     scan_at = []
     for target, field_name in DUE_FIELDS.items():
@@ -358,7 +359,7 @@ def _scan_one(ticket_id: int, now: dt.datetime) -> dict[str, int]:
         if ticket is None:  # changed since the scan query
             return counts
         change = Change(ticket=ticket, actor=None, now=now)
-        warn = dt.timedelta(minutes=conf("SLA_WARNING_MINUTES"))
+        warn = dt.timedelta(minutes=helpdesk_setting("SLA_WARNING_MINUTES"))
         done = set(SLAEvent.objects.filter(ticket=ticket).values_list("target", "kind", "due_at"))
         breached_now = False
         for target, field_name in DUE_FIELDS.items():
@@ -402,7 +403,7 @@ def sla_scan(*, now: dt.datetime | None = None) -> dict[str, int]:
     ids = list(
         Ticket.objects.filter(sla_scan_at__lte=now)
         .order_by("sla_scan_at")
-        .values_list("pk", flat=True)[: conf("SLA_SCAN_LIMIT")]
+        .values_list("pk", flat=True)[: helpdesk_setting("SLA_SCAN_LIMIT")]
     )
     totals = {"tickets": len(ids), "warnings": 0, "breaches": 0}
     for ticket_id in ids:

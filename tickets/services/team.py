@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from core.conf import helpdesk_setting
 from core.exceptions import ApplicationError
 from core.models import User
 from core.policies import can, denied_message
@@ -55,7 +56,7 @@ def invite_token(user: User) -> str:
 
 
 def invite_max_age_hours() -> int:
-    return int(settings.HELPDESK["AGENT_INVITE_MAX_AGE_HOURS"])
+    return int(helpdesk_setting("AGENT_INVITE_MAX_AGE_HOURS"))
 
 
 @dataclass

@@ -23,6 +23,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from core.conf import helpdesk_setting
+
 SLUG_PREFIX = "bench-"
 # a support-flavoured vocabulary, most frequent first (Zipf-distributed), then a long tail of made-up words
 COMMON = [
@@ -165,7 +167,7 @@ class Command(BaseCommand):
                                     now, rng.randint(0, 5000), 0, 0))  # fmt: skip
             loaded = time.perf_counter()
             self.stdout.write(f"COPY {count:,} articles: {loaded - started:.1f} s")
-            config = settings.HELPDESK["SEARCH_CONFIG"]
+            config = helpdesk_setting("SEARCH_CONFIG")
             # the same vector as knowledge.services._refresh_search_vector, for every row at once
             cursor.execute(
                 "UPDATE knowledge_article SET search_vector = "
