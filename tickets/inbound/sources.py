@@ -14,7 +14,9 @@ processes) that expires after ``_LOCK_SECONDS``.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import socket
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -58,7 +60,9 @@ def _poll_lock(mailbox: Mailbox) -> Iterator[bool]:
     """One poll of a mailbox at a time, across processes and machines.
 
     On PostgreSQL a session advisory lock: the server drops it the moment the holder's connection dies, so
-    a worker killed mid-poll blocks nobody. Elsewhere (SQLite, one machine) a cache entry that expires."""
+    a worker killed mid-poll blocks nobody. Elsewhere (SQLite: one machine) a cache entry naming the holding
+    process, which expires after ``_LOCK_SECONDS``; a poll that finds it held by a process that is gone (a
+    killed worker) takes it over at once instead of leaving the mailbox unread for five minutes."""
     if connection.vendor == "postgresql":
         key = zlib.crc32(f"helpdesk.mailbox-poll.{mailbox.pk}".encode())
         with connection.cursor() as cursor:
@@ -71,13 +75,37 @@ def _poll_lock(mailbox: Mailbox) -> Iterator[bool]:
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
         return
-    lock = f"helpdesk:mailbox-poll:{mailbox.pk}"
-    locked = cache.add(lock, "1", timeout=_LOCK_SECONDS)
+    with _process_lock(f"helpdesk:mailbox-poll:{mailbox.pk}") as locked:
+        yield locked
+
+
+@contextmanager
+def _process_lock(name: str) -> Iterator[bool]:
+    """A cache entry naming the holding process (``host:pid``), taken over when that process is gone."""
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    locked = cache.add(name, me, timeout=_LOCK_SECONDS)
+    if not locked and _holder_gone(cache.get(name)):
+        cache.delete(name)
+        locked = cache.add(name, me, timeout=_LOCK_SECONDS)
     try:
         yield locked
     finally:
         if locked:
-            cache.delete(lock)
+            cache.delete(name)
+
+
+def _holder_gone(holder: Any) -> bool:
+    """Whether the process named by a poll lock (``host:pid``) is no longer running on this machine."""
+    host, _, pid = str(holder or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's (or an old-style) lock: only its expiry frees it
+    try:
+        os.kill(int(pid), 0)  # signal 0: is it there?
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # there, under another user
+        return False
+    return False
 
 
 def mailbox_poll(mailbox: Mailbox) -> int:
