@@ -22,6 +22,7 @@ messages of its batch or behind it: each is routed in a savepoint of its own and
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import logging
@@ -34,7 +35,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -55,7 +56,7 @@ from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
 from tickets.inbound.parsing import Address, ParsedEmail, email_parse
 from tickets.inbound.quotes import reply_text
 from tickets.models import Channel, Message, Ticket, TicketEvent
-from tickets.services._common import Deferred
+from tickets.services._common import Deferred, rows_insert
 
 log = logging.getLogger(__name__)
 
@@ -224,19 +225,37 @@ def inbound_process_batch(*, inbound_ids: Sequence[int], now: dt.datetime | None
 
 @transaction.atomic
 def _process_chunk(ids: list[int], now: dt.datetime) -> dict[int, str]:
-    claimed = list(
+    claimed = _claim(ids)
+    if not claimed:
+        return {}
+    if connection.vendor != "postgresql":
+        return _route_chunk(claimed, now, hold_rows=False)
+    try:
+        with transaction.atomic():
+            return _route_chunk(claimed, now, hold_rows=True)
+    except DatabaseError:
+        # a row the batch's INSERT refused: again, each message writing its own rows in its savepoint,
+        # where a bad one fails alone (the rows are still ours: the claim's lock holds to the commit)
+        log.warning("writing %s inbound e-mails' rows at once failed; one at a time", len(claimed), exc_info=True)
+        return _route_chunk(_claim(ids), now, hold_rows=False)
+
+
+def _claim(ids: list[int]) -> list[InboundEmail]:
+    return list(
         InboundEmail.objects.select_for_update(skip_locked=True, of=("self",))  # not the mailbox's row
         .select_related("mailbox__queue")
         .defer("raw")  # read below for the small ones; a large one's when its turn comes
         .filter(pk__in=ids, state__in=[InboundEmail.State.NEW, InboundEmail.State.FAILED])
         .order_by("pk")
     )
-    if not claimed:
-        return {}
-    batch = _Batch.read(claimed)
+
+
+def _route_chunk(claimed: list[InboundEmail], now: dt.datetime, *, hold_rows: bool) -> dict[int, str]:
+    batch = _Batch.read(claimed, hold_rows=hold_rows)
     outcomes: dict[int, str] = {}
     done: list[InboundEmail] = []
     for inbound in claimed:
+        batch.write_if_named(inbound)
         try:
             with transaction.atomic():  # a savepoint: a failure undoes this message's routing, not the others'
                 outcomes[inbound.pk] = _process(inbound, batch)
@@ -297,7 +316,7 @@ def _storable(value: Any) -> Any:
 class _Pending:
     """What one message's routing added to the batch: kept only when its savepoint commits."""
 
-    deferred: Deferred
+    deferred: Deferred  # its ``inserts``: the message's new tickets and messages, written with the batch
     thread_ids: dict[str, int] = field(default_factory=dict)
     tickets: list[Ticket] = field(default_factory=list)
     customers: list[Customer] = field(default_factory=list)
@@ -323,15 +342,19 @@ class _Batch:
     domains: dict[str, int | None] | None = None  # the organizations of new senders' domains, read when first needed
     events: list[TicketEvent] = field(default_factory=list)  # of the committed messages, written with the batch
     remembered: dict[str, int] = field(default_factory=dict)  # Message-IDs received: ticket, written with the batch
+    inserts: list[Any] = field(default_factory=list)  # the committed messages' new tickets and messages, unwritten
+    unwritten: set[int] = field(default_factory=set)  # the ids of those tickets
+    current: set[int] = field(default_factory=set)  # tickets whose object here is the row as it is now, locked
+    hold_rows: bool = True  # False: each message writes its rows itself (``Deferred.hold_rows``)
 
     def __post_init__(self) -> None:
         self.pending = self._pending()
 
     def _pending(self) -> _Pending:
-        return _Pending(deferred=Deferred(memo=self.memo))
+        return _Pending(deferred=Deferred(memo=self.memo, hold_rows=self.hold_rows))
 
     @classmethod
-    def read(cls, claimed: list[InboundEmail]) -> _Batch:
+    def read(cls, claimed: list[InboundEmail], *, hold_rows: bool = True) -> _Batch:
         """Parse the batch's small messages (a large one is parsed in its turn, so a batch of 25 MB
         messages never sits in memory at once) and read what they need."""
         small = [i.pk for i in claimed if i.size <= _PREPARSE_BYTES]
@@ -341,10 +364,13 @@ class _Batch:
                 parsed[pk] = email_parse(bytes(raw))
             except Exception:  # noqa: S112 - parsed again in the message's savepoint, where it fails it alone
                 continue
-        batch = cls(parsed, _our_addresses(), {}, {}, {}, {}, {}, {})
+        batch = cls(parsed, _our_addresses(), {}, {}, {}, {}, {}, {}, hold_rows=hold_rows)
         batch.look_up(list(parsed.values()))
         mailboxes = {i.pk: i.mailbox for i in claimed}
-        batch.memo["numbers_expected"] = sum(_opens_ticket(p, mailboxes[pk], batch) for pk, p in parsed.items())
+        opening = sum(_opens_ticket(p, mailboxes[pk], batch) for pk, p in parsed.items())
+        # the ids and numbers the batch will take, each with one statement (``Deferred.insert``)
+        batch.memo |= {"numbers_expected": opening, "expected:tickets.ticket": opening,
+                       "expected:tickets.message": len(claimed)}  # fmt: skip
         return batch
 
     def look_up(self, messages: list[ParsedEmail]) -> None:
@@ -372,8 +398,12 @@ class _Batch:
             self.thread_ids.setdefault(message_id, ticket_id)  # a Message-ID the batch learned stays
         if ticket_ids or thread_ids or numbers:
             wanted = Q(pk__in={*ticket_ids, *thread_ids.values()}) | Q(number__in=numbers)
-            for ticket in Ticket.objects.filter(wanted):
-                self.tickets.setdefault(ticket.pk, ticket)
+            # locked for the batch, in id order (two batches lock alike): a reply works on these objects
+            # instead of locking and reading its ticket again (``ticket_customer_reply_insert(locked=)``)
+            for ticket in Ticket.objects.select_for_update().filter(wanted).order_by("pk"):
+                if ticket.pk not in self.tickets:
+                    self.tickets[ticket.pk] = ticket
+                    self.current.add(ticket.pk)
                 self.numbers.setdefault(ticket.number, ticket)
         if not senders:
             return
@@ -418,10 +448,13 @@ class _Batch:
         for message_id, ticket_id in pending.thread_ids.items():
             self.remembered.setdefault(message_id, ticket_id)
         self.events += pending.deferred.events
-        for ticket in pending.tickets:
+        for ticket in pending.tickets:  # the batch's new tickets and the ones its replies changed
             self.tickets[ticket.pk] = ticket
             self.numbers[ticket.number] = ticket
+            self.current.add(ticket.pk)
         self.customers |= {c.email: c for c in pending.customers}
+        self.inserts += pending.deferred.inserts
+        self.unwritten |= {row.pk for row in pending.deferred.inserts if isinstance(row, Ticket)}
         self.acknowledgments += pending.acknowledge
         for ticket in pending.acknowledge:
             self.answered[ticket.requester_id] = self.answered.get(ticket.requester_id, 0) + 1
@@ -430,9 +463,28 @@ class _Batch:
     def discard(self) -> None:
         self.pending = self._pending()
 
+    def write_rows(self) -> None:
+        """The committed messages' new tickets and messages, an INSERT a table (``Deferred.insert``)."""
+        if self.inserts:
+            rows_insert(self.inserts)
+        self.inserts, self.unwritten = [], set()
+
+    def write_if_named(self, inbound: InboundEmail) -> None:
+        """Write the rows so far if this message answers a ticket the batch opened and has not written:
+        its reply reads and updates that ticket (before the message's savepoint, which would undo them)."""
+        parsed = self.parsed.get(inbound.pk)
+        if not self.unwritten or parsed is None:
+            return  # a large message is parsed in its turn: should it answer one, it fails and is retried alone
+        named = [self.thread_ids.get(m) for m in parsed.thread_ids]
+        if match := _SUBJECT_REFERENCE.search(parsed.subject):
+            named.append(getattr(self.numbers.get(int(match.group(1))), "pk", None))
+        if any(pk in self.unwritten for pk in named):
+            self.write_rows()
+
     def write(self) -> None:
-        """The committed messages' audit events and Message-IDs, an INSERT each for the batch instead of one
-        per message; a Message-ID known already keeps the ticket it first named (the unique key)."""
+        """The committed messages' rows, audit events and Message-IDs, an INSERT each for the batch instead
+        of one per message; a Message-ID known already keeps the ticket it first named (the unique key)."""
+        self.write_rows()
         if self.events:
             TicketEvent.objects.bulk_create(self.events)
         if self.remembered:
@@ -672,17 +724,20 @@ def _customer_reply(inbound: InboundEmail, ticket: Ticket, customer: Customer, p
     if parsed.automated and ticket.is_closed:
         return _done(inbound, InboundEmail.State.IGNORED, f"ignored: automatic reply to closed {ticket.reference}")
     files, refused = _attachments(parsed)
+    held = ticket.pk in batch.current
     message = ticket_customer_reply_insert(
-        ticket=ticket,
+        ticket=copy.copy(ticket) if held else ticket,  # the batch's object stays as the row is, should this fail
         customer=customer,
         body=_body(parsed, refused),
         attachments=files,
         channel=Channel.EMAIL,
         automated=bool(parsed.automated),
         deferred=batch.pending.deferred,
+        locked=held,
     )
     message_inline_images_link(message=message, files=files)
     landed = message.ticket
+    batch.pending.tickets.append(landed)  # as the reply left it: the batch's from now on
     _remember(inbound.message_id, landed, batch)
     what = "automatic reply stored" if parsed.automated else "reply"
     if landed.pk != ticket.pk:
@@ -711,6 +766,7 @@ def _agent_reply(inbound: InboundEmail, ticket: Ticket, agent: Any, parsed: Pars
         )
     if verified:  # e-mailed on to the customer, where an image reference means nothing
         body = inline_images_unlinked(body)
+    batch.current.discard(ticket.pk)  # it reads and changes the row itself: the batch's object is stale now
     message = ticket_reply(ticket=ticket, author=agent, body=body, attachments=files, internal=not verified)
     message_inline_images_link(message=message, files=files)
     _remember(inbound.message_id, ticket, batch)
