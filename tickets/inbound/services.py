@@ -40,6 +40,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from core.conf import helpdesk_setting
+from core.db import rows_update
 from core.exceptions import ApplicationError
 from core.roles import is_agent
 from customers.models import Customer, Delivery
@@ -278,30 +279,13 @@ def _route_chunk(claimed: list[InboundEmail], now: dt.datetime, *, hold_rows: bo
 
 
 def _save_processed(rows: list[InboundEmail]) -> None:
-    """The processed rows in one statement, never their raw bytes (they can be megabytes).
-
-    On PostgreSQL ``UPDATE ... FROM unnest(...)``, each column one array: ``bulk_update``'s CASE per
-    column and row took 1.4 s for 100 rows on a loaded 2-core box, more than routing them did."""
-    if not rows:
-        return
-    fields = [InboundEmail._meta.get_field(name) for name in _PROCESSED_FIELDS]
-    if connection.vendor != "postgresql":
-        for row in rows:  # the same text as PostgreSQL stores (SQLite would keep the NUL it refuses)
-            for f in fields:
-                setattr(row, f.attname, _storable(getattr(row, f.attname)))  # type: ignore[union-attr]
-        InboundEmail.objects.bulk_update(rows, _PROCESSED_FIELDS)
-        return
-    columns = [str(f.column) for f in fields]  # type: ignore[union-attr]
-    arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)  # type: ignore[union-attr]
-    sets = ", ".join(f"{c} = v.{c}" for c in columns)
-    table = InboundEmail._meta.db_table
-    sql = (
-        f"UPDATE {table} SET {sets} FROM unnest(%s::bigint[], {arrays}) AS v(id, {', '.join(columns)}) "  # noqa: S608
-        f"WHERE {table}.id = v.id"
-    )  # (names from the model)
-    values = [[r.pk for r in rows]] + [[_storable(getattr(r, f.attname)) for r in rows] for f in fields]  # type: ignore[union-attr]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+    """The processed rows in one statement (``rows_update``), never their raw bytes (they can be megabytes);
+    their text as PostgreSQL stores it (SQLite would keep the NUL PostgreSQL refuses)."""
+    for row in rows:
+        for name in _PROCESSED_FIELDS:
+            attname = InboundEmail._meta.get_field(name).attname  # type: ignore[union-attr]
+            setattr(row, attname, _storable(getattr(row, attname)))
+    rows_update(rows, _PROCESSED_FIELDS)
 
 
 def _storable(value: Any) -> Any:
@@ -344,6 +328,7 @@ class _Batch:
     remembered: dict[str, int] = field(default_factory=dict)  # Message-IDs received: ticket, written with the batch
     inserts: list[Any] = field(default_factory=list)  # the committed messages' new tickets and messages, unwritten
     unwritten: set[int] = field(default_factory=set)  # the ids of those tickets
+    updates: dict[int, tuple[Ticket, set[str]]] = field(default_factory=dict)  # their replies' changes, unwritten
     current: set[int] = field(default_factory=set)  # tickets whose object here is the row as it is now, locked
     hold_rows: bool = True  # False: each message writes its rows itself (``Deferred.hold_rows``)
 
@@ -455,6 +440,8 @@ class _Batch:
         self.customers |= {c.email: c for c in pending.customers}
         self.inserts += pending.deferred.inserts
         self.unwritten |= {row.pk for row in pending.deferred.inserts if isinstance(row, Ticket)}
+        for pk, (ticket, fields) in pending.deferred.updates.items():
+            self.updates[pk] = (ticket, self.updates.get(pk, (ticket, set()))[1] | fields)
         self.acknowledgments += pending.acknowledge
         for ticket in pending.acknowledge:
             self.answered[ticket.requester_id] = self.answered.get(ticket.requester_id, 0) + 1
@@ -464,21 +451,31 @@ class _Batch:
         self.pending = self._pending()
 
     def write_rows(self) -> None:
-        """The committed messages' new tickets and messages, an INSERT a table (``Deferred.insert``)."""
+        """The committed messages' new tickets and messages, an INSERT a table (``Deferred.insert``), and
+        their replies' changes to the tickets, one UPDATE for all (``Deferred.update``: each object is its
+        row as it is now, so the fields any of them changed are written for all)."""
         if self.inserts:
             rows_insert(self.inserts)
-        self.inserts, self.unwritten = [], set()
+        if self.updates:
+            fields = sorted(set().union(*(f for _, f in self.updates.values())))
+            rows_update([ticket for ticket, _ in self.updates.values()], fields)
+        self.inserts, self.unwritten, self.updates = [], set(), {}
 
     def write_if_named(self, inbound: InboundEmail) -> None:
-        """Write the rows so far if this message answers a ticket the batch opened and has not written:
-        its reply reads and updates that ticket (before the message's savepoint, which would undo them)."""
+        """Write the rows so far if this message's routing will read from the database a ticket the batch
+        holds unwritten (opened, or changed by a reply): an agent's reply to it (``ticket_reply`` locks
+        and reads its ticket itself), or a reply to a ticket merged into it. A customer's reply works on
+        the batch's object and needs none. Before the message's savepoint, which would undo the others'
+        rows with its own."""
         parsed = self.parsed.get(inbound.pk)
-        if not self.unwritten or parsed is None:
+        held = self.unwritten | set(self.updates)
+        if not held or parsed is None:
             return  # a large message is parsed in its turn: should it answer one, it fails and is retried alone
-        named = [self.thread_ids.get(m) for m in parsed.thread_ids]
+        named = [self.tickets.get(self.thread_ids.get(m, 0)) for m in parsed.thread_ids]
         if match := _SUBJECT_REFERENCE.search(parsed.subject):
-            named.append(getattr(self.numbers.get(int(match.group(1))), "pk", None))
-        if any(pk in self.unwritten for pk in named):
+            named.append(self.numbers.get(int(match.group(1))))
+        agent = parsed.sender is not None and parsed.sender.email in self.agents
+        if any(t is not None and ((agent and t.pk in held) or t.merged_into_id in held) for t in named):
             self.write_rows()
 
     def write(self) -> None:

@@ -82,7 +82,8 @@ class Deferred:
     events: list[TicketEvent] = field(default_factory=list)
     memo: dict[str, Any] = field(default_factory=dict)
     inserts: list[Model] = field(default_factory=list)
-    hold_rows: bool = True  # False: ``insert`` saves at once (a batch writing its rows one at a time)
+    updates: dict[int, tuple[Ticket, set[str]]] = field(default_factory=dict)  # held tickets' changed fields
+    hold_rows: bool = True  # False: ``insert`` and ``update`` write at once (a batch writing one at a time)
 
     def insert(self, row: Model) -> None:
         """A new row: saved now off PostgreSQL, else given its id and kept for ``rows_insert``."""
@@ -91,6 +92,15 @@ class Deferred:
             return
         row.pk = _next_id(type(row), self.memo)
         self.inserts.append(row)
+
+    def update(self, ticket: Ticket, fields: set[str]) -> None:
+        """A change to a ticket the caller holds (locked, its object current): saved now off PostgreSQL,
+        else its fields kept for the caller's one UPDATE of all (``rows_update``)."""
+        if not self.hold_rows or connection.vendor != "postgresql":
+            ticket.save(update_fields=sorted(fields))
+            return
+        _, before = self.updates.get(ticket.pk, (ticket, set()))
+        self.updates[ticket.pk] = (ticket, before | fields)
 
 
 def waiting(row: Model) -> bool:
@@ -135,6 +145,7 @@ class Change:
     fields: set[str] = field(default_factory=set)
     events: list[TicketEvent] = field(default_factory=list)
     deferred: Deferred | None = None  # set: the events go there, for the caller to write with others
+    held: bool = False  # with ``deferred``: the caller holds the ticket (locked, current) and writes it too
 
     def write_events(self) -> None:
         if self.deferred is not None:
@@ -179,8 +190,13 @@ class Change:
         if self.dirty:
             self.ticket.version += 1
             self.ticket.updated_at = self.now
-            if not waiting(self.ticket):  # a waiting ticket's INSERT takes its fields as they are then
-                self.ticket.save(update_fields=sorted({*self.fields, "version", "updated_at"}))
+            fields = {*self.fields, "version", "updated_at"}
+            if waiting(self.ticket):
+                pass  # its INSERT takes its fields as they are then
+            elif self.held and self.deferred is not None:
+                self.deferred.update(self.ticket, fields)
+            else:
+                self.ticket.save(update_fields=sorted(fields))
             self.write_events()
             self.fields.clear()
         return self.ticket

@@ -149,8 +149,9 @@ def ticket_customer_reply_insert(
     caller to write with the others' (``ticket_insert``): 3 statements a reply instead of 6.
 
     ``locked``: the caller holds the ticket's row lock and ``ticket`` is the row as it is now (a batch that
-    read its tickets ``FOR UPDATE``), so it is not read again; this changes that object, so a caller that
-    undoes the reply (a savepoint) must drop it."""
+    read its tickets ``FOR UPDATE``), so it is not read again, and with ``deferred`` its UPDATE is left to
+    the caller too (``Deferred.update``); this changes that object, so a caller that undoes the reply (a
+    savepoint) must drop it."""
     customer = customer or ticket.requester
     body = _check_body(body, attachments)
     current = ticket if locked and expected_version is None else lock_ticket(ticket, expected_version=expected_version)
@@ -181,7 +182,7 @@ def ticket_customer_reply_insert(
             deferred=deferred,
         )
         return first
-    change = Change(ticket=current, actor=customer.user, now=timezone.now(), deferred=deferred)
+    change = Change(ticket=current, actor=customer.user, now=timezone.now(), deferred=deferred, held=locked)
     message = _add_message(
         change,
         body=body,
