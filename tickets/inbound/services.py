@@ -54,7 +54,7 @@ from customers.services import (
 from tickets.inbound.addresses import ticket_id_from_address
 from tickets.inbound.inline import inline_images_unlinked, message_inline_images_link
 from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
-from tickets.inbound.parsing import Address, ParsedEmail, email_parse
+from tickets.inbound.parsing import Address, ParsedEmail, email_head, email_parse
 from tickets.inbound.quotes import reply_text
 from tickets.models import Channel, Message, Ticket, TicketEvent
 from tickets.services._common import Deferred, rows_insert
@@ -89,15 +89,11 @@ def _head(raw: bytes) -> _Head:
     Storing must never fail on what the message contains: a parser bug here would lose the message
     before it is stored, so any failure stores it without them (the worker records the error)."""
     try:
-        parsed = email_parse(_HEADER_END.split(raw, 1)[0] + b"\r\n\r\n")
+        message_id, sender, subject = email_head(_HEADER_END.split(raw, 1)[0] + b"\r\n\r\n")
     except Exception:
         log.warning("could not read the headers of an inbound message; storing it without them", exc_info=True)
         return _Head(message_id="", sender="", subject="")
-    return _Head(
-        message_id=parsed.message_id[:998],
-        sender=parsed.sender.email[:254] if parsed.sender else "",
-        subject=parsed.subject[:300],
-    )
+    return _Head(message_id=message_id[:998], sender=sender.email[:254] if sender else "", subject=subject[:300])
 
 
 def _body_hash(raw: bytes) -> str:
