@@ -8,6 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from celery import current_app
+
 
 class CeleryProcesses:
     """A worker (and a beat, apart as in production) in sessions of their own, logging under ``self.dir``.
@@ -43,11 +45,9 @@ class CeleryProcesses:
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Until the worker answers a ping (its pool is up and consuming)."""
-        from config.celery import app  # noqa: PLC0415
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if app.control.ping(timeout=1.0):
+            if current_app.control.ping(timeout=1.0):  # the project's app (config imports it first)
                 return
         raise RuntimeError(f"the worker did not start within {timeout:.0f} s: see {self.dir}")
 
