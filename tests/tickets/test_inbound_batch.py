@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 import tickets.inbound.services as inbound_services
@@ -423,3 +424,41 @@ def test_an_agent_reply_after_a_customer_reply_in_one_batch_saves_over_nothing_t
     assert answered.status == "pending"  # the agent answered last
     bodies = list(answered.messages.order_by("id").values_list("body", flat=True))
     assert bodies[-2:] == ["Did not help.", "Try that."]
+
+
+def test_a_ticket_read_in_a_savepoint_that_failed_is_read_again_before_the_next_reply_changes_it(
+    mailbox, answered, monkeypatch
+):
+    """A large message reads its ticket FOR UPDATE in its own savepoint; when it fails, the rollback lets go
+    of that lock, so the batch's object of the ticket may be stale by the next message (another transaction
+    changed the row): the next reply reads it again instead of saving the old version over the new one."""
+    monkeypatch.setattr(inbound_services, "_PREPARSE_BYTES", 0)  # every message is read in its own turn
+    real_remember, real_write_if_named = inbound_services._remember, inbound_services._Batch.write_if_named
+
+    def remember(message_id, ticket, batch):
+        if message_id == "poison@math.example":
+            raise RuntimeError("undone")
+        return real_remember(message_id, ticket, batch)
+
+    def write_if_named(batch, inbound):  # between the two messages, someone else changes the ticket
+        if inbound.pk == fine:
+            Ticket.objects.filter(pk=answered.pk).update(version=F("version") + 1, priority="high")
+        return real_write_if_named(batch, inbound)
+
+    monkeypatch.setattr(inbound_services, "_remember", remember)
+    monkeypatch.setattr(inbound_services._Batch, "write_if_named", write_if_named)
+    answered.refresh_from_db()
+    version, thread = answered.version, f"<{answered.mail_thread_ids.first()}>"
+    poison, fine = stored(
+        mailbox,
+        mail(subject="Re: poison", message_id="<poison@math.example>", headers={"In-Reply-To": thread}),
+        mail(subject="Re: fine", body="Still broken.", headers={"In-Reply-To": thread}),
+    )
+
+    outcomes = inbound_process_batch(inbound_ids=[poison, fine])
+
+    assert outcomes[poison] == "failed: undone"
+    assert outcomes[fine].startswith("reply on")
+    answered.refresh_from_db()
+    assert answered.version == version + 2  # the other change and the reply, not the reply over an old version
+    assert answered.priority == "high"

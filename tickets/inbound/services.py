@@ -301,6 +301,7 @@ class _Pending:
     tickets: list[Ticket] = field(default_factory=list)
     customers: list[Customer] = field(default_factory=list)
     acknowledge: list[Ticket] = field(default_factory=list)
+    locked: list[int] = field(default_factory=list)  # tickets its routing read FOR UPDATE (a savepoint undoes that)
 
 
 @dataclass
@@ -347,6 +348,7 @@ class _Batch:
                 continue
         batch = cls(parsed, _our_addresses(), {}, {}, {}, {}, {}, {}, hold_rows=hold_rows)
         batch.look_up(list(parsed.values()))
+        batch.pending = batch._pending()  # the batch's own reads: no message's savepoint holds them
         mailboxes = {i.pk: i.mailbox for i in claimed}
         opening = sum(_opens_ticket(p, mailboxes[pk], batch) for pk, p in parsed.items())
         # the ids and numbers the batch will take, each with one statement (``Deferred.insert``)
@@ -382,9 +384,10 @@ class _Batch:
             # locked for the batch, in id order (two batches lock alike): a reply works on these objects
             # instead of locking and reading its ticket again (``ticket_customer_reply_insert(locked=)``)
             for ticket in Ticket.objects.select_for_update().filter(wanted).order_by("pk"):
-                if ticket.pk not in self.tickets:
+                if ticket.pk not in self.current:  # new to the batch, or its object read before a lock was let go
                     self.tickets[ticket.pk] = ticket
                     self.current.add(ticket.pk)
+                    self.pending.locked.append(ticket.pk)
                 self.numbers.setdefault(ticket.number, ticket)
         if not senders:
             return
@@ -444,6 +447,9 @@ class _Batch:
         self.pending = self._pending()
 
     def discard(self) -> None:
+        # the rolled-back savepoint let go of the row locks it took (a large message's own reads): those
+        # tickets are read and locked again when a message needs them
+        self.current -= set(self.pending.locked)
         self.pending = self._pending()
 
     def write_rows(self) -> None:
