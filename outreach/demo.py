@@ -16,22 +16,21 @@ from outreach.services.rendering import CompiledMessage
 
 TEMPLATES = [
     ("Welcome aboard", "onboarding", "Welcome to Helpdesk, {{ customer.first_name }}",
-     "Hello {{ customer.first_name }},\n\nwelcome! Our getting-started guide is in the help center.",
-     "Welcome! Start with our guide."),
+     "Hello {{ customer.first_name }},\n\nwelcome! Our getting-started guide is in the help center."),
     ("Spring release", "announcement", "What's new this spring",
-     "Hello {{ customer.name }},\n\nexports are now twice as fast for {{ organization.name }}.", "Exports got faster."),
+     "Hello {{ customer.name }},\n\nexports are now twice as fast for {{ organization.name }}."),
     ("Renewal in 14 days", "reminder", "Your plan renews on {{ organization.renewal_date }}",
      "Hello {{ customer.first_name }},\n\nyour {{ organization.plan }} plan renews on "
-     "{{ organization.renewal_date }}.", ""),
+     "{{ organization.renewal_date }}."),
 ]  # fmt: skip
 
 
 def load(out: Any) -> None:
     now = timezone.now()
     templates = {}
-    for name, category, subject, body, in_app in TEMPLATES:
+    for name, category, subject, body in TEMPLATES:
         templates[name], _ = Template.objects.get_or_create(
-            name=name, defaults={"category": category, "subject": subject, "body": body, "in_app_body": in_app}
+            name=name, defaults={"category": category, "subject": subject, "body": body}
         )
     enterprise, _ = Segment.objects.get_or_create(
         name="Enterprise customers", defaults={"plans": ["enterprise", "business"]}

@@ -23,8 +23,8 @@ class CommaListField(forms.CharField):
 class TemplateForm(forms.ModelForm):
     class Meta:
         model = Template
-        fields = ["name", "category", "subject", "body", "in_app_body"]
-        widgets = {"body": forms.Textarea(attrs={"rows": 10}), "in_app_body": forms.Textarea(attrs={"rows": 3})}
+        fields = ["name", "category", "subject", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 10})}
         help_texts = {
             "body": "Placeholders: {{ customer.name }}, {{ customer.first_name }}, {{ organization.name }}, "
             "{{ ticket.subject }}, {{ incident.title }}, {{ article.title }}, {{ unsubscribe_url }}.",

@@ -25,7 +25,6 @@ class Template(models.Model):
     category = models.CharField(max_length=20, choices=Category.choices, db_index=True)
     subject = models.CharField(max_length=300)
     body = models.TextField(help_text="E-mail body. Django template syntax; customer data is escaped in the HTML part.")
-    in_app_body = models.TextField(blank=True, help_text="Short text shown in the help center.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

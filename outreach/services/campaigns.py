@@ -39,7 +39,7 @@ class CampaignPlanner:
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
         template = campaign.template
-        self.message = CompiledMessage(subject=template.subject, body=template.body, in_app_body=template.in_app_body)
+        self.message = CompiledMessage(subject=template.subject, body=template.body)
 
     @classmethod
     def load(cls, campaign_id: int) -> "CampaignPlanner | None":

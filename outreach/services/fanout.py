@@ -62,7 +62,7 @@ def draft_build(
 ) -> DeliveryDraft:
     """One customer's e-mail: rendered, with the unsubscribe footer and headers on non-essential mail."""
     context = message_context(customer, category=category, extra=extra)
-    rendered = message.render(context, in_app=False)
+    rendered = message.render(context)
     body, html = rendered.body, rendered.html_body
     if context["unsubscribe_url"]:
         url = context["unsubscribe_url"]

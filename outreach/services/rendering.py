@@ -2,10 +2,7 @@
 
 The body is plain text, rendered without autoescape; its HTML alternative is that
 text escaped and split into paragraphs, so customer data (and anything else) shows
-as typed and is never markup. The in-app body is rendered with autoescape (customer data
-is escaped) and then sanitized like every other piece of HTML a person wrote
-(``core.markdown.sanitize_html``): the agent's formatting stays, scripts, event handlers
-and ``hx-*`` attributes go. Templates are compiled once per fan-out slice and rendered per customer.
+as typed and is never markup. Templates are compiled once per fan-out slice and rendered per customer.
 """
 
 import datetime as dt
@@ -20,7 +17,6 @@ from django.urls import reverse
 from django.utils.html import linebreaks
 
 from core.exceptions import ApplicationError
-from core.markdown import sanitize_html
 from core.tokens import TokenInvalid, token_make, token_read
 from customers.models import ESSENTIAL_CATEGORIES, Customer
 
@@ -134,21 +130,18 @@ class Rendered:
     subject: str
     body: str
     html_body: str
-    in_app_body: str
 
 
 class CompiledMessage:
-    """Subject, body and in-app body compiled once; ``render`` fills them for one customer."""
+    """Subject and body compiled once; ``render`` fills them for one customer."""
 
-    def __init__(self, *, subject: str, body: str, in_app_body: str = "", html_body: str = "") -> None:
+    def __init__(self, *, subject: str, body: str, html_body: str = "") -> None:
         self.subject = template_compile(subject)
         self.body = template_compile(body)
-        self.in_app_body = template_compile(in_app_body)
         #: our own HTML part (the survey's buttons are links), rendered with autoescape: data stays text
         self.html_body = template_compile(html_body) if html_body else None
 
-    def render(self, context: dict[str, Any], *, in_app: bool = True) -> Rendered:
-        """``in_app=False`` skips the in-app body (an e-mail fan-out renders a customer's message 3 times, not 4)."""
+    def render(self, context: dict[str, Any]) -> Rendered:
         text = Context(context, autoescape=False)
         subject = " ".join(self.subject.render(text).split())
         body = self.body.render(text)
@@ -158,8 +151,7 @@ class CompiledMessage:
             html = self.html_body.render(Context(context, autoescape=True))
         else:
             html = linebreaks(body, autoescape=True)
-        in_app_body = sanitize_html(self.in_app_body.render(Context(context, autoescape=True))) if in_app else ""
-        return Rendered(subject=subject, body=body, html_body=html, in_app_body=in_app_body)
+        return Rendered(subject=subject, body=body, html_body=html)
 
 
 def message_context(

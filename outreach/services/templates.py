@@ -10,7 +10,7 @@ from customers.models import Category, Customer, Product, Tag
 from outreach.models import Incident, Segment, Template
 from outreach.services.rendering import CompiledMessage, Rendered, incident_context, message_context
 
-TEMPLATE_FIELDS = ("name", "category", "subject", "body", "in_app_body")
+TEMPLATE_FIELDS = ("name", "category", "subject", "body")
 SEGMENT_FIELDS = (
     "name",
     "description",
@@ -28,10 +28,10 @@ SAMPLE_TICKET = {"id": 1234, "subject": "Example request", "status": "solved", "
 SAMPLE_ARTICLE = {"title": "Example article", "url": ""}
 
 
-def _check(subject: str, body: str, in_app_body: str, category: str) -> None:
+def _check(subject: str, body: str, category: str) -> None:
     if category not in Category.values:
         raise ApplicationError("Unknown category.", {"category": "Unknown category."})
-    CompiledMessage(subject=subject, body=body, in_app_body=in_app_body)  # raises ApplicationError
+    CompiledMessage(subject=subject, body=body)  # raises ApplicationError
 
 
 @transaction.atomic
@@ -41,14 +41,14 @@ def template_save(*, template: Template | None = None, **fields: Any) -> Templat
     for name in TEMPLATE_FIELDS:
         if name in fields:
             setattr(template, name, fields[name])
-    _check(template.subject, template.body, template.in_app_body, template.category)
+    _check(template.subject, template.body, template.category)
     template.save()
     return template
 
 
 def template_preview(*, template: Template, customer: Customer, incident: Incident | None = None) -> Rendered:
     """The template as ``customer`` would receive it, with sample ticket/article data."""
-    message = CompiledMessage(subject=template.subject, body=template.body, in_app_body=template.in_app_body)
+    message = CompiledMessage(subject=template.subject, body=template.body)
     extra: dict[str, Any] = {"ticket": SAMPLE_TICKET, "article": SAMPLE_ARTICLE}
     if incident is not None:
         extra["incident"] = incident_context(incident)

@@ -174,7 +174,6 @@ def test_every_place_that_shows_user_html_is_sanitized_and_boxed_with_hx_disable
         "templates/knowledge/help_article.html",
         "templates/outreach/campaign_detail.html",
         "templates/outreach/template_form.html",
-        "templates/outreach/template_form.html",
         "templates/tickets/help_request_detail.html",
         "templates/tickets/ticket_detail.html",
     ]

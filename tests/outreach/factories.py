@@ -11,7 +11,6 @@ class TemplateFactory(factory.django.DjangoModelFactory):
     category = "announcement"
     subject = "News for {{ customer.first_name }}"
     body = "Hello {{ customer.name }} of {{ organization.name }},\n\nWe have news."
-    in_app_body = "News!"
 
 
 class SegmentFactory(factory.django.DjangoModelFactory):

@@ -3,9 +3,10 @@ import datetime as dt
 import pytest
 from django.test import Client
 from django.utils import timezone
+from django.utils.html import escape
 
 from outreach.models import Campaign, Incident, Template
-from outreach.services import campaign_create, incident_declare, template_preview
+from outreach.services import campaign_create, incident_declare
 from tests.factories import CustomerFactory, CustomerUserFactory, OrganizationFactory, ProductFactory
 from tests.outreach.factories import SegmentFactory, TemplateFactory
 
@@ -100,15 +101,22 @@ def test_template_preview_for_a_customer(agent_client, htmx_headers):
 XSS = '<img src=x onerror=alert(1)><div hx-get="/admin/" hx-trigger="load">'
 
 
-def test_a_saved_in_app_body_with_script_and_htmx_attributes_previews_harmless(manager_client, manager, htmx_headers):
-    # given a template editor saves the payload of issue #9 as a template's in-app body
+def test_a_saved_subject_and_body_with_script_and_htmx_attributes_preview_as_text(
+    manager_client, manager, htmx_headers
+):
+    # given a template editor saves the payload of issue #9 in a template's subject and body
     response = manager_client.post(
         "/agent/outreach/templates/new/",
-        {"name": "News", "category": "announcement", "subject": "s", "body": "Hi", "in_app_body": f"<b>New</b>{XSS}"},
+        {
+            "name": "News",
+            "category": "announcement",
+            "subject": f"<b>New</b>{XSS}",
+            "body": "Hi <em>{{ customer.name }}</em>" + XSS,
+        },
     )
     assert response.status_code == 302
     template = Template.objects.get(name="News")
-    customer = CustomerFactory(name="Ada")
+    customer = CustomerFactory(name="<b>Ada</b>")
     manager_client = Client()
     manager_client.force_login(manager)
     for headers in ({}, htmx_headers):
@@ -116,18 +124,29 @@ def test_a_saved_in_app_body_with_script_and_htmx_attributes_previews_harmless(m
         html = manager_client.get(f"/agent/outreach/templates/{template.pk}/?customer={customer.pk}", headers=headers)
         html = html.content.decode()
         html = html[html.index('<div id="preview">') :]  # (the form above shows the source, escaped)
-        # then the formatting stays and the handler and the htmx attributes are gone, inside an hx-disable box
-        assert '<div class="muted" hx-disable>In-app: <b>New</b><img src="x"></div>' in html
-        assert "onerror" not in html
-        assert 'hx-get="/admin/"' not in html
-        assert 'hx-trigger="load"' not in html
+        html = html[: html.index("</div>\n")]
+        # then the subject and the body show as typed, as text, the body inside an hx-disable box:
+        # no tag of theirs (a handler, an htmx attribute) reaches the page
+        subject = f"&lt;b&gt;New&lt;/b&gt;{escape(XSS)}"
+        assert f"<p><strong>{subject}</strong></p>" in html
+        payload = escape(XSS).replace("&quot;", '"')  # in text (not an attribute) quotes need no escaping
+        body = f"Hi &lt;em&gt;&lt;b&gt;Ada&lt;/b&gt;&lt;/em&gt;{payload}"
+        assert f'<div class="preview" hx-disable><p>{body}</p>' in html
+        for tag in ("<b>", "<em>", "<img", "<div hx-get"):
+            assert tag not in html
 
 
-def test_the_in_app_body_is_sanitized_where_it_is_rendered_and_customer_data_escaped():
-    template = TemplateFactory(in_app_body="Hi <em>{{ customer.name }}</em>" + XSS + "<script>alert(2)</script>")
-    customer = CustomerFactory(name="<b>Ada</b>")
-    rendered = template_preview(template=template, customer=customer)
-    assert rendered.in_app_body == 'Hi <em>&lt;b&gt;Ada&lt;/b&gt;</em><img src="x">'
+def test_a_template_form_opened_before_in_app_body_went_still_saves_without_it(manager_client):
+    # given an edit page from before the field went, which still posts it
+    template = TemplateFactory(name="News")
+    fields = {"name": "News", "category": "announcement", "subject": "s", "body": "Hi", "in_app_body": "Exports!"}
+    # when the manager saves it
+    response = manager_client.post(f"/agent/outreach/templates/{template.pk}/", fields)
+    # then the template is saved and the extra field is ignored: nothing shows or sends it
+    assert response.status_code == 302
+    template.refresh_from_db()
+    assert (template.subject, template.body) == ("s", "Hi")
+    assert not hasattr(template, "in_app_body")
 
 
 def test_a_campaign_preview_is_sanitized_and_inside_an_hx_disable_box(agent_client):
