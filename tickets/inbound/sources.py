@@ -1,8 +1,8 @@
 """Where mail comes from when nobody pushes it to us: IMAP mailboxes and drop folders, polled by beat.
 
-Messages are stored (and committed) by ``inbound_store_many``, up to ``INBOUND_PROCESS_BATCH`` at a time,
-before the source is told they were taken: the IMAP flag, move or delete (one command for the chunk), or
-the files' move to ``processed/``. A crash between the two leaves
+Messages are stored (and committed) by ``inbound_store_many``, up to ``INBOUND_PROCESS_BATCH`` (and
+``_STORE_BYTES``) at a time, before the source is told they were taken: the IMAP flag, move or delete (one
+command for the chunk, as its fetch is), or the files' move to ``processed/``. A crash between the two leaves
 the message at the source, and the next poll stores it again as the same row (its Message-ID), so
 nothing is lost and nothing is processed twice.
 
@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import socket
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -191,17 +192,6 @@ def imap_test_connection(mailbox: Mailbox) -> str:
     )
 
 
-def _fetch_raw(box: Any, uid: str) -> bytes | None:
-    """The message's bytes exactly as the server holds them (BODY.PEEK: not marked seen by fetching)."""
-    status, data = box.client.uid("FETCH", uid, "(BODY.PEEK[])")
-    if status != "OK":
-        return None
-    for item in data:
-        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes):
-            return item[1]
-    return None
-
-
 def _poll_imap(mailbox: Mailbox) -> int:
     from imap_tools import A  # noqa: PLC0415
 
@@ -209,40 +199,112 @@ def _poll_imap(mailbox: Mailbox) -> int:
     deadline = time.monotonic() + POLL_BUDGET_SECONDS
     with _login(mailbox) as box:
         while time.monotonic() < deadline and (uids := box.uids(A(seen=False))[:POLL_BATCH]):
-            imported = _import_batch(box, mailbox, uids)
+            imported = _import_batch(box, mailbox, uids, deadline)
             count += imported
             if not imported:  # nothing of this batch could be fetched: do not spin on it until the deadline
                 break
     return count
 
 
-def _import_batch(box: Any, mailbox: Mailbox, uids: list[str]) -> int:
-    """Fetch, store and mark a listing's messages, a chunk at a time (``_STORE_BYTES`` bounds the memory)."""
+def _import_batch(box: Any, mailbox: Mailbox, uids: list[str], deadline: float) -> int:
+    """Fetch, store and mark a listing's messages, one command a chunk (``_STORE_BYTES`` bounds the memory).
+
+    The listing's sizes come first (one command), so that each chunk is cut before it is fetched; a message
+    gone since the listing is not asked for, and one the server does not return stays unread for the next poll."""
+    sizes = _fetch_sizes(box, uids)
     count = 0
-    chunk: list[tuple[str, bytes]] = []
-    size = 0
-    for uid in uids:
-        raw = _fetch_raw(box, uid)
-        if not raw or not raw.strip():
-            continue
-        chunk.append((uid, raw))
-        size += len(raw)
-        if len(chunk) >= helpdesk_setting("INBOUND_PROCESS_BATCH") or size >= _STORE_BYTES:
-            count += _import_chunk(box, mailbox, chunk)
-            chunk, size = [], 0
-    if chunk:
-        count += _import_chunk(box, mailbox, chunk)
+    for chunk in _chunks([uid for uid in uids if uid in sizes], sizes.__getitem__):
+        if time.monotonic() >= deadline:
+            break
+        raws = _fetch_raws(box, chunk)
+        taken = [(uid, raws[uid]) for uid in chunk if raws.get(uid, b"").strip()]
+        if taken:
+            count += _import_chunk(box, mailbox, taken)
     return count
 
 
 def _import_chunk(box: Any, mailbox: Mailbox, chunk: list[tuple[str, bytes]]) -> int:
     inbound_store_many(mailbox=mailbox, raws=[raw for _, raw in chunk], via=InboundEmail.Via.IMAP)
     # the rows are committed: now the server may forget the messages (one command for the chunk)
-    taken = [uid for uid, _ in chunk]
+    taken = _uid_set(uid for uid, _ in chunk)
     if mailbox.after_import == Mailbox.AfterImport.MOVE and mailbox.move_to_folder:
         box.move(taken, mailbox.move_to_folder)
     elif mailbox.after_import == Mailbox.AfterImport.DELETE:
         box.delete(taken)
     else:
-        box.flag(taken, "\\Seen", True)
+        _mark_seen(box, taken)
     return len(chunk)
+
+
+def _mark_seen(box: Any, uid_set: str) -> None:
+    """One silent ``STORE``: no response per message, and no ``EXPUNGE`` (imap_tools' ``flag`` sends one after
+    it, which also expunged what another client had only marked deleted)."""
+    from imap_tools.errors import MailboxFlagError  # noqa: PLC0415
+    from imap_tools.utils import check_command_status  # noqa: PLC0415
+
+    check_command_status(box.client.uid("STORE", uid_set, "+FLAGS.SILENT", "(\\Seen)"), MailboxFlagError)
+
+
+# a UID FETCH response, as imaplib gives it: its text (literals left out) and the literal that follows BODY[]
+_FETCH_UID = re.compile(rb"[( ]UID (\d+)", re.IGNORECASE)
+_FETCH_SIZE = re.compile(rb"[( ]RFC822\.SIZE (\d+)", re.IGNORECASE)
+_FETCH_BODY = re.compile(rb"[( ]BODY\[\](?:<0>)? ?\{\d+\}$", re.IGNORECASE)
+
+
+def _uid_set(uids: Iterable[str]) -> str:
+    """The UIDs as an IMAP set with contiguous runs as ranges (``3:102,105``), so that a command stays short
+    (servers limit a command's line: Dovecot to 64 KB). A range holds only UIDs asked for."""
+    runs: list[list[int]] = []
+    for uid in sorted({int(uid) for uid in uids}):
+        if runs and uid == runs[-1][1] + 1:
+            runs[-1][1] = uid
+        else:
+            runs.append([uid, uid])
+    return ",".join(str(first) if first == last else f"{first}:{last}" for first, last in runs)
+
+
+def _uid_fetch(box: Any, uids: list[str], items: str) -> tuple[bool, list[tuple[str, bytes, bytes | None]]]:
+    """One ``UID FETCH`` of these messages: whether it succeeded, and (UID, text, BODY[] literal) per response.
+
+    Responses are paired with the UIDs they name, in whatever order the server sends them; another message's
+    unsolicited one (a FLAGS update) is left out. A command answered NO (a message gone or unreadable) still
+    gives the responses that came before the answer."""
+    status, data = box.client.uid("FETCH", _uid_set(uids), items)
+    if status != "OK":
+        _, data = box.client.response("FETCH")  # imaplib keeps them back when the answer is NO
+    wanted = set(uids)
+    responses = []
+    # imaplib gives a response as (text up to a literal, the literal) pairs, then the text after the last one
+    text, body = b"", None
+    for item in data or []:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], bytes):
+            text += item[0]
+            if _FETCH_BODY.search(item[0]) and isinstance(item[1], bytes):
+                body = item[1]
+            continue
+        if isinstance(item, bytes):
+            text += item
+            found = _FETCH_UID.search(text)
+            if found and (uid := found.group(1).decode()) in wanted:
+                responses.append((uid, text, body))
+        text, body = b"", None
+    return status == "OK", responses
+
+
+def _fetch_sizes(box: Any, uids: list[str]) -> dict[str, int]:
+    """The listed messages' sizes by UID (one command); a message gone since the listing has none."""
+    _, responses = _uid_fetch(box, uids, "(UID RFC822.SIZE)")
+    return {uid: int(size.group(1)) for uid, text, _ in responses if (size := _FETCH_SIZE.search(text))}
+
+
+def _fetch_raws(box: Any, uids: list[str]) -> dict[str, bytes]:
+    """The messages' bytes exactly as the server holds them, by UID, in one command (``BODY.PEEK``: not marked
+    seen by fetching). When the server fails the command, each message it did not return is asked for alone,
+    so that one unreadable message does not hold back the rest of its chunk; one never returned is left out."""
+    ok, responses = _uid_fetch(box, uids, "(UID BODY.PEEK[])")
+    raws = {uid: body for uid, _, body in responses if body is not None}
+    if not ok and len(uids) > 1:
+        for uid in uids:
+            if uid not in raws:
+                raws.update(_fetch_raws(box, [uid]))
+    return raws
