@@ -40,32 +40,30 @@ def store_batch():
     return InboundEmail.objects.get(subject="Poison", pk__in=ids)
 
 
-def innocents_in():
-    return sorted(Ticket.objects.values_list("subject", flat=True)) == sorted(INNOCENT)
-
-
-def test_a_message_that_segfaults_the_worker_takes_down_only_itself_and_is_quarantined(tmp_path):
-    env = worker_env(HELPDESK_TEST_CRASH_ON=MARKER)
+def poisoned_batch(tmp_path, env, *, sweep=False):
+    """Run a worker on one batch with its poison until the poison is quarantined and the others are tickets;
+    (the poison's row, the worker's log). ``sweep``: play beat's sweeper, every 2 s instead of every minute."""
     worker = WorkerProcess(var_dir=tmp_path, email_url=f"filemail://{tmp_path / 'mail'}", extra_env=env)
     with publishing_to_broker(tmp_path):
         worker.start()
         try:
             poison = store_batch()
-            wait_for(lambda: InboundEmail.objects.filter(pk=poison.pk, state="quarantined").exists(), timeout=120,
-                     worker=worker)  # fmt: skip
-            time.sleep(3)  # no delivery after the quarantine
+
+            def done():
+                if sweep:  # what beat does every minute, for rows whose task is gone
+                    inbound_due_requeue(now=timezone.now() + dt.timedelta(minutes=2))
+                quarantined = InboundEmail.objects.filter(pk=poison.pk, state="quarantined").exists()
+                return quarantined and sorted(Ticket.objects.values_list("subject", flat=True)) == sorted(INNOCENT)
+
+            wait_for(done, timeout=120, interval=2 if sweep else 0.2, worker=worker)
+            time.sleep(3)  # and nothing is delivered for ever
             log = worker.output()
         finally:
             worker.stop()
-    assert innocents_in()
     poison.refresh_from_db()
-    assert (poison.state, poison.interrupted, poison.attempts, poison.ticket_id) == ("quarantined", 2, 0, None)
-    assert poison.outcome == "quarantined: processing it stopped the worker 2 times; a manager can read and retry it"
-    # it killed the worker's process twice: with its batch, then alone; the third delivery quarantined it unread
-    deaths = "Task handler raised error: WorkerLostError('Worker exited prematurely: signal 11"
-    assert log.count(deaths) == 2, log[-3000:]
     assert InboundEmail.objects.filter(state="processed").count() == len(INNOCENT)
-    assert all(r.interrupted <= 1 for r in InboundEmail.objects.filter(state="processed"))
+    assert poison.ticket_id is None
+    return poison, log
 
 
 def time_limits(settings, soft, hard):
@@ -76,44 +74,32 @@ def time_limits(settings, soft, hard):
     return {"HELPDESK_INBOUND_SOFT_TIME_LIMIT_SECONDS": str(soft), "HELPDESK_INBOUND_TIME_LIMIT_SECONDS": str(hard)}
 
 
+def test_a_message_that_segfaults_the_worker_takes_down_only_itself_and_is_quarantined(tmp_path):
+    poison, log = poisoned_batch(tmp_path, worker_env(HELPDESK_TEST_CRASH_ON=MARKER))
+
+    assert (poison.state, poison.interrupted, poison.attempts) == ("quarantined", 2, 0)
+    assert poison.outcome == "quarantined: processing it stopped the worker 2 times; a manager can read and retry it"
+    # it killed the worker's process twice: with its batch, then alone; the third delivery quarantined it unread
+    deaths = "Task handler raised error: WorkerLostError('Worker exited prematurely: signal 11"
+    assert log.count(deaths) == 2, log[-3000:]
+    assert all(r.interrupted <= 1 for r in InboundEmail.objects.filter(state="processed"))
+
+
 def test_a_message_that_hangs_fails_at_the_soft_time_limit_and_the_rest_of_its_batch_goes_on(tmp_path, settings):
-    env = worker_env(HELPDESK_TEST_HANG_ON=MARKER, **time_limits(settings, 2, 8))
-    worker = WorkerProcess(var_dir=tmp_path, email_url=f"filemail://{tmp_path / 'mail'}", extra_env=env)
-    with publishing_to_broker(tmp_path):
-        worker.start()
-        try:
-            poison = store_batch()
-            wait_for(lambda: InboundEmail.objects.filter(pk=poison.pk, state="quarantined").exists(), timeout=120,
-                     worker=worker)  # fmt: skip
-            wait_for(innocents_in, timeout=30, worker=worker)
-        finally:
-            worker.stop()
-    poison.refresh_from_db()
+    poison, log = poisoned_batch(tmp_path, worker_env(HELPDESK_TEST_HANG_ON=MARKER, **time_limits(settings, 2, 8)))
+
     # two attempts failed at the time limit like any failure, and no process had to be killed
     assert (poison.state, poison.attempts, poison.interrupted) == ("quarantined", 2, 0)
     assert poison.last_error == "SoftTimeLimitExceeded: processing took longer than 2 s (the time limit)"
-    assert "Hard time limit" not in worker.output()
+    assert "Hard time limit" not in log
+    assert "WorkerLostError" not in log
 
 
 def test_a_message_stuck_where_no_signal_reaches_is_killed_at_the_hard_limit_and_quarantined(tmp_path, settings):
+    # a task killed at its hard limit is acknowledged, not delivered again: the sweeper requeues its rows
     env = worker_env(HELPDESK_TEST_STUCK_ON=MARKER, **time_limits(settings, 1, 3))
-    worker = WorkerProcess(var_dir=tmp_path, email_url=f"filemail://{tmp_path / 'mail'}", extra_env=env)
-    with publishing_to_broker(tmp_path):
-        worker.start()
-        try:
-            poison = store_batch()
 
-            def quarantined():
-                # a task killed at its hard limit is acknowledged, not delivered again: beat's sweeper requeues
-                # its rows (here at once instead of after a minute)
-                inbound_due_requeue(now=timezone.now() + dt.timedelta(minutes=2))
-                return InboundEmail.objects.filter(pk=poison.pk, state="quarantined").exists()
+    poison, log = poisoned_batch(tmp_path, env, sweep=True)
 
-            wait_for(quarantined, timeout=120, interval=2, worker=worker)
-            wait_for(innocents_in, timeout=30, worker=worker)
-            log = worker.output()
-        finally:
-            worker.stop()
-    poison.refresh_from_db()
     assert (poison.state, poison.interrupted) == ("quarantined", 2)
     assert log.count("Hard time limit (3") == 2, log[-3000:]
