@@ -226,3 +226,31 @@ def test_the_tasks_have_time_limits_and_a_poll_never_outlives_its_lock(settings)
         )  # fmt: skip
         assert task.soft_time_limit < task.time_limit
     assert POLL_BUDGET_SECONDS < poll_mailboxes.time_limit <= _LOCK_SECONDS
+
+
+def test_after_the_soft_time_limit_the_chunks_and_suspects_not_reached_go_to_a_new_task(
+    mailbox, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    settings.HELPDESK = {**settings.HELPDESK, "INBOUND_PROCESS_BATCH": 2}
+    real_acknowledge = inbound_services._acknowledge
+
+    def acknowledge(ticket, customer, batch):
+        if ticket.subject == "Slow":
+            raise SoftTimeLimitExceeded
+        return real_acknowledge(ticket, customer, batch)
+
+    monkeypatch.setattr(inbound_services, "_acknowledge", acknowledge)
+    enqueued = []
+    monkeypatch.setattr(inbound_services, "_enqueue", lambda ids, countdown=None: enqueued.append(ids))
+    ids = stored(mailbox, "Slow", "Suspect", "Three", "Four")
+    slow, suspect, three, four = ids
+    inbound_services._mark_started([suspect])  # an attempt that never finished
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcomes = inbound_process_batch(inbound_ids=ids)
+
+    assert list(outcomes) == [slow]
+    assert sorted(enqueued) == [[slow], [suspect], [three, four]]  # its retry, the suspect, the next chunk
+    assert [(r.state, r.interrupted, r.started_at is None) for r in rows(ids)] == [
+        ("failed", 0, True), ("new", 0, False), ("new", 0, True), ("new", 0, True),
+    ]  # fmt: skip
