@@ -22,6 +22,7 @@ from customers.models import Customer, Delivery
 from customers.services import delivery_plan
 from tests.tickets.factories import QueueFactory, make_ticket
 from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
+from tickets.inbound.parsing import email_head, email_parse
 from tickets.inbound.services import inbound_store
 from tickets.models import Ticket
 
@@ -87,3 +88,14 @@ def test_a_corpus_message(name, world, django_capture_on_commit_callbacks):
         assert bool(inbound.automated) is expected["automated"]
         if expected["automated"]:
             assert re.search(expected.get("automated_match", "."), inbound.automated)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_storing_reads_the_head_of_a_corpus_message_as_the_whole_parse_does(name):
+    """Storing keys a message by the Message-ID it reads from the header block alone (``email_head``); the
+    worker's whole parse must read the same id, sender and subject, or a copy fetched twice would be two."""
+    raw = (CORPUS / f"{name}.eml").read_bytes()
+    whole = email_parse(raw)
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0] + b"\r\n\r\n"
+
+    assert email_head(head) == (whole.message_id, whole.sender, whole.subject)

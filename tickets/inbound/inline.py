@@ -27,6 +27,7 @@ from urllib.parse import unquote
 
 from core.markdown import render_markdown
 from tickets.models import Message
+from tickets.services._common import waiting
 
 _REFERENCE = re.compile(r"!\[([^\]\n]*)\]\(cid:([^)\s]+)\)")
 
@@ -47,7 +48,8 @@ def message_inline_images_link(*, message: Message, files: Sequence[Any]) -> Non
 
     message.body = _REFERENCE.sub(link, message.body)
     message.body_html = render_markdown(message.body)
-    message.save(update_fields=["body", "body_html"])
+    if not waiting(message):  # a batch's waiting message is written as it is now
+        message.save(update_fields=["body", "body_html"])
 
 
 def inline_images_unlinked(text: str) -> str:

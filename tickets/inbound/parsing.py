@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.errors
+import email.parser
 import email.policy
 import re
 from dataclasses import dataclass, field
@@ -140,6 +141,19 @@ def email_parse(raw: bytes) -> ParsedEmail:
     if message.get_content_type() == "multipart/report":
         parsed.report = _delivery_report(message, parsed)
     return parsed
+
+
+def email_head(header_block: bytes) -> tuple[str, Address | None, str]:
+    """(Message-ID, sender, subject) from a message's header block, read as ``email_parse`` reads them:
+    what storing a message keeps, at a fraction of a whole parse's cost."""
+    parsed = ParsedEmail()
+    message = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(header_block)
+    senders = _addresses(message, "From", parsed)
+    return (
+        next(iter(_ids(_header(message, "Message-ID", parsed))), ""),
+        senders[0] if senders else None,
+        " ".join(_header(message, "Subject", parsed).split()),
+    )
 
 
 def _without_missing_boundary(message: Message, parsed: ParsedEmail) -> Message:

@@ -25,6 +25,7 @@ on the next attempt, so that it takes nothing else down with it, and quarantined
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import logging
@@ -38,11 +39,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from core.conf import helpdesk_setting
+from core.db import rows_update
 from core.exceptions import ApplicationError
 from core.roles import is_agent
 from customers.models import Customer, Delivery
@@ -56,10 +58,10 @@ from customers.services import (
 from tickets.inbound.addresses import ticket_id_from_address
 from tickets.inbound.inline import inline_images_unlinked, message_inline_images_link
 from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
-from tickets.inbound.parsing import Address, ParsedEmail, email_parse
+from tickets.inbound.parsing import Address, ParsedEmail, email_head, email_parse
 from tickets.inbound.quotes import reply_text
 from tickets.models import Channel, Message, Ticket, TicketEvent
-from tickets.services._common import Deferred
+from tickets.services._common import Deferred, rows_insert
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +93,11 @@ def _head(raw: bytes) -> _Head:
     Storing must never fail on what the message contains: a parser bug here would lose the message
     before it is stored, so any failure stores it without them (the worker records the error)."""
     try:
-        parsed = email_parse(_HEADER_END.split(raw, 1)[0] + b"\r\n\r\n")
+        message_id, sender, subject = email_head(_HEADER_END.split(raw, 1)[0] + b"\r\n\r\n")
     except Exception:
         log.warning("could not read the headers of an inbound message; storing it without them", exc_info=True)
         return _Head(message_id="", sender="", subject="")
-    return _Head(
-        message_id=parsed.message_id[:998],
-        sender=parsed.sender.email[:254] if parsed.sender else "",
-        subject=parsed.subject[:300],
-    )
+    return _Head(message_id=message_id[:998], sender=sender.email[:254] if sender else "", subject=subject[:300])
 
 
 def _body_hash(raw: bytes) -> str:
@@ -283,13 +281,7 @@ def _process_marked(ids: list[int], mark: dt.datetime,
     A claimed row with another mark is a suspect: the attempt that marked it never finished (a live one
     holds its rows' locks, and the claim skips them). One with no mark is left alone: another worker
     finished it between our mark and our claim (a failure, whose retry is scheduled)."""
-    claimed = list(
-        InboundEmail.objects.select_for_update(skip_locked=True, of=("self",))  # not the mailbox's row
-        .select_related("mailbox__queue")
-        .defer("raw")  # read below for the small ones; a large one's when its turn comes
-        .filter(pk__in=ids, state__in=[InboundEmail.State.NEW, InboundEmail.State.FAILED])
-        .order_by("pk")
-    )
+    claimed = _claim(ids)
     # those that stopped a worker fewer times first: the innocent ones of a batch that died go before the
     # message that killed it (which stops the worker again before the rest's turn)
     suspects = sorted(
@@ -298,11 +290,39 @@ def _process_marked(ids: list[int], mark: dt.datetime,
     claimed = [i for i in claimed if i.started_at == mark]
     if not claimed:
         return {}, suspects, False
-    batch = _Batch.read(claimed)
+    if connection.vendor != "postgresql":
+        outcomes, timed_out = _route_chunk(claimed, now, hold_rows=False)
+        return outcomes, suspects, timed_out
+    try:
+        with transaction.atomic():
+            outcomes, timed_out = _route_chunk(claimed, now, hold_rows=True)
+    except DatabaseError:
+        # a row the batch's INSERT refused: again, each message writing its own rows in its savepoint,
+        # where a bad one fails alone (the rows are still ours: the claim's lock holds to the commit)
+        log.warning("writing %s inbound e-mails' rows at once failed; one at a time", len(claimed), exc_info=True)
+        outcomes, timed_out = _route_chunk([i for i in _claim(ids) if i.started_at == mark], now, hold_rows=False)
+    return outcomes, suspects, timed_out
+
+
+def _claim(ids: list[int]) -> list[InboundEmail]:
+    return list(
+        InboundEmail.objects.select_for_update(skip_locked=True, of=("self",))  # not the mailbox's row
+        .select_related("mailbox__queue")
+        .defer("raw")  # read below for the small ones; a large one's when its turn comes
+        .filter(pk__in=ids, state__in=[InboundEmail.State.NEW, InboundEmail.State.FAILED])
+        .order_by("pk")
+    )
+
+
+def _route_chunk(claimed: list[InboundEmail], now: dt.datetime, *,
+                 hold_rows: bool) -> tuple[dict[int, str], bool]:  # fmt: skip
+    """(what happened to each, whether the soft time limit stopped the chunk)"""
+    batch = _Batch.read(claimed, hold_rows=hold_rows)
     outcomes: dict[int, str] = {}
     done: list[InboundEmail] = []
     timed_out = False
     for index, inbound in enumerate(claimed):
+        batch.write_if_named(inbound)
         try:
             with transaction.atomic():  # a savepoint: a failure undoes this message's routing, not the others'
                 outcomes[inbound.pk] = _process(inbound, batch)
@@ -326,7 +346,7 @@ def _process_marked(ids: list[int], mark: dt.datetime,
         inbound.last_error = ""
         inbound.started_at = None
     _save_processed(done)
-    return outcomes, suspects, timed_out
+    return outcomes, timed_out
 
 
 def _hand_over(rows: list[InboundEmail]) -> None:
@@ -375,30 +395,13 @@ def _process_suspect(inbound: InboundEmail, now: dt.datetime) -> tuple[dict[int,
 
 
 def _save_processed(rows: list[InboundEmail]) -> None:
-    """The processed rows in one statement, never their raw bytes (they can be megabytes).
-
-    On PostgreSQL ``UPDATE ... FROM unnest(...)``, each column one array: ``bulk_update``'s CASE per
-    column and row took 1.4 s for 100 rows on a loaded 2-core box, more than routing them did."""
-    if not rows:
-        return
-    fields = [InboundEmail._meta.get_field(name) for name in _PROCESSED_FIELDS]
-    if connection.vendor != "postgresql":
-        for row in rows:  # the same text as PostgreSQL stores (SQLite would keep the NUL it refuses)
-            for f in fields:
-                setattr(row, f.attname, _storable(getattr(row, f.attname)))  # type: ignore[union-attr]
-        InboundEmail.objects.bulk_update(rows, _PROCESSED_FIELDS)
-        return
-    columns = [str(f.column) for f in fields]  # type: ignore[union-attr]
-    arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)  # type: ignore[union-attr]
-    sets = ", ".join(f"{c} = v.{c}" for c in columns)
-    table = InboundEmail._meta.db_table
-    sql = (
-        f"UPDATE {table} SET {sets} FROM unnest(%s::bigint[], {arrays}) AS v(id, {', '.join(columns)}) "  # noqa: S608
-        f"WHERE {table}.id = v.id"
-    )  # (names from the model)
-    values = [[r.pk for r in rows]] + [[_storable(getattr(r, f.attname)) for r in rows] for f in fields]  # type: ignore[union-attr]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+    """The processed rows in one statement (``rows_update``), never their raw bytes (they can be megabytes);
+    their text as PostgreSQL stores it (SQLite would keep the NUL PostgreSQL refuses)."""
+    for row in rows:
+        for name in _PROCESSED_FIELDS:
+            attname = InboundEmail._meta.get_field(name).attname  # type: ignore[union-attr]
+            setattr(row, attname, _storable(getattr(row, attname)))
+    rows_update(rows, _PROCESSED_FIELDS)
 
 
 def _storable(value: Any) -> Any:
@@ -413,7 +416,7 @@ def _storable(value: Any) -> Any:
 class _Pending:
     """What one message's routing added to the batch: kept only when its savepoint commits."""
 
-    deferred: Deferred
+    deferred: Deferred  # its ``inserts``: the message's new tickets and messages, written with the batch
     thread_ids: dict[str, int] = field(default_factory=dict)
     tickets: list[Ticket] = field(default_factory=list)
     customers: list[Customer] = field(default_factory=list)
@@ -439,15 +442,20 @@ class _Batch:
     domains: dict[str, int | None] | None = None  # the organizations of new senders' domains, read when first needed
     events: list[TicketEvent] = field(default_factory=list)  # of the committed messages, written with the batch
     remembered: dict[str, int] = field(default_factory=dict)  # Message-IDs received: ticket, written with the batch
+    inserts: list[Any] = field(default_factory=list)  # the committed messages' new tickets and messages, unwritten
+    unwritten: set[int] = field(default_factory=set)  # the ids of those tickets
+    updates: dict[int, tuple[Ticket, set[str]]] = field(default_factory=dict)  # their replies' changes, unwritten
+    current: set[int] = field(default_factory=set)  # tickets whose object here is the row as it is now, locked
+    hold_rows: bool = True  # False: each message writes its rows itself (``Deferred.hold_rows``)
 
     def __post_init__(self) -> None:
         self.pending = self._pending()
 
     def _pending(self) -> _Pending:
-        return _Pending(deferred=Deferred(memo=self.memo))
+        return _Pending(deferred=Deferred(memo=self.memo, hold_rows=self.hold_rows))
 
     @classmethod
-    def read(cls, claimed: list[InboundEmail]) -> _Batch:
+    def read(cls, claimed: list[InboundEmail], *, hold_rows: bool = True) -> _Batch:
         """Parse the batch's small messages (a large one is parsed in its turn, so a batch of 25 MB
         messages never sits in memory at once) and read what they need."""
         small = [i.pk for i in claimed if i.size <= _PREPARSE_BYTES]
@@ -457,10 +465,13 @@ class _Batch:
                 parsed[pk] = email_parse(bytes(raw))
             except Exception:  # noqa: S112 - parsed again in the message's savepoint, where it fails it alone
                 continue
-        batch = cls(parsed, _our_addresses(), {}, {}, {}, {}, {}, {})
+        batch = cls(parsed, _our_addresses(), {}, {}, {}, {}, {}, {}, hold_rows=hold_rows)
         batch.look_up(list(parsed.values()))
         mailboxes = {i.pk: i.mailbox for i in claimed}
-        batch.memo["numbers_expected"] = sum(_opens_ticket(p, mailboxes[pk], batch) for pk, p in parsed.items())
+        opening = sum(_opens_ticket(p, mailboxes[pk], batch) for pk, p in parsed.items())
+        # the ids and numbers the batch will take, each with one statement (``Deferred.insert``)
+        batch.memo |= {"numbers_expected": opening, "expected:tickets.ticket": opening,
+                       "expected:tickets.message": len(claimed)}  # fmt: skip
         return batch
 
     def look_up(self, messages: list[ParsedEmail]) -> None:
@@ -488,8 +499,12 @@ class _Batch:
             self.thread_ids.setdefault(message_id, ticket_id)  # a Message-ID the batch learned stays
         if ticket_ids or thread_ids or numbers:
             wanted = Q(pk__in={*ticket_ids, *thread_ids.values()}) | Q(number__in=numbers)
-            for ticket in Ticket.objects.filter(wanted):
-                self.tickets.setdefault(ticket.pk, ticket)
+            # locked for the batch, in id order (two batches lock alike): a reply works on these objects
+            # instead of locking and reading its ticket again (``ticket_customer_reply_insert(locked=)``)
+            for ticket in Ticket.objects.select_for_update().filter(wanted).order_by("pk"):
+                if ticket.pk not in self.tickets:
+                    self.tickets[ticket.pk] = ticket
+                    self.current.add(ticket.pk)
                 self.numbers.setdefault(ticket.number, ticket)
         if not senders:
             return
@@ -534,10 +549,15 @@ class _Batch:
         for message_id, ticket_id in pending.thread_ids.items():
             self.remembered.setdefault(message_id, ticket_id)
         self.events += pending.deferred.events
-        for ticket in pending.tickets:
+        for ticket in pending.tickets:  # the batch's new tickets and the ones its replies changed
             self.tickets[ticket.pk] = ticket
             self.numbers[ticket.number] = ticket
+            self.current.add(ticket.pk)
         self.customers |= {c.email: c for c in pending.customers}
+        self.inserts += pending.deferred.inserts
+        self.unwritten |= {row.pk for row in pending.deferred.inserts if isinstance(row, Ticket)}
+        for pk, (ticket, fields) in pending.deferred.updates.items():
+            self.updates[pk] = (ticket, self.updates.get(pk, (ticket, set()))[1] | fields)
         self.acknowledgments += pending.acknowledge
         for ticket in pending.acknowledge:
             self.answered[ticket.requester_id] = self.answered.get(ticket.requester_id, 0) + 1
@@ -546,9 +566,38 @@ class _Batch:
     def discard(self) -> None:
         self.pending = self._pending()
 
+    def write_rows(self) -> None:
+        """The committed messages' new tickets and messages, an INSERT a table (``Deferred.insert``), and
+        their replies' changes to the tickets, one UPDATE for all (``Deferred.update``: each object is its
+        row as it is now, so the fields any of them changed are written for all)."""
+        if self.inserts:
+            rows_insert(self.inserts)
+        if self.updates:
+            fields = sorted(set().union(*(f for _, f in self.updates.values())))
+            rows_update([ticket for ticket, _ in self.updates.values()], fields)
+        self.inserts, self.unwritten, self.updates = [], set(), {}
+
+    def write_if_named(self, inbound: InboundEmail) -> None:
+        """Write the rows so far if this message's routing will read from the database a ticket the batch
+        holds unwritten (opened, or changed by a reply): an agent's reply to it (``ticket_reply`` locks
+        and reads its ticket itself), or a reply to a ticket merged into it. A customer's reply works on
+        the batch's object and needs none. Before the message's savepoint, which would undo the others'
+        rows with its own."""
+        parsed = self.parsed.get(inbound.pk)
+        held = self.unwritten | set(self.updates)
+        if not held or parsed is None:
+            return  # a large message is parsed in its turn: should it answer one, it fails and is retried alone
+        named = [self.tickets.get(self.thread_ids.get(m, 0)) for m in parsed.thread_ids]
+        if match := _SUBJECT_REFERENCE.search(parsed.subject):
+            named.append(self.numbers.get(int(match.group(1))))
+        agent = parsed.sender is not None and parsed.sender.email in self.agents
+        if any(t is not None and ((agent and t.pk in held) or t.merged_into_id in held) for t in named):
+            self.write_rows()
+
     def write(self) -> None:
-        """The committed messages' audit events and Message-IDs, an INSERT each for the batch instead of one
-        per message; a Message-ID known already keeps the ticket it first named (the unique key)."""
+        """The committed messages' rows, audit events and Message-IDs, an INSERT each for the batch instead
+        of one per message; a Message-ID known already keeps the ticket it first named (the unique key)."""
+        self.write_rows()
         if self.events:
             TicketEvent.objects.bulk_create(self.events)
         if self.remembered:
@@ -795,17 +844,20 @@ def _customer_reply(inbound: InboundEmail, ticket: Ticket, customer: Customer, p
     if parsed.automated and ticket.is_closed:
         return _done(inbound, InboundEmail.State.IGNORED, f"ignored: automatic reply to closed {ticket.reference}")
     files, refused = _attachments(parsed)
+    held = ticket.pk in batch.current
     message = ticket_customer_reply_insert(
-        ticket=ticket,
+        ticket=copy.copy(ticket) if held else ticket,  # the batch's object stays as the row is, should this fail
         customer=customer,
         body=_body(parsed, refused),
         attachments=files,
         channel=Channel.EMAIL,
         automated=bool(parsed.automated),
         deferred=batch.pending.deferred,
+        locked=held,
     )
     message_inline_images_link(message=message, files=files)
     landed = message.ticket
+    batch.pending.tickets.append(landed)  # as the reply left it: the batch's from now on
     _remember(inbound.message_id, landed, batch)
     what = "automatic reply stored" if parsed.automated else "reply"
     if landed.pk != ticket.pk:
@@ -834,6 +886,7 @@ def _agent_reply(inbound: InboundEmail, ticket: Ticket, agent: Any, parsed: Pars
         )
     if verified:  # e-mailed on to the customer, where an image reference means nothing
         body = inline_images_unlinked(body)
+    batch.current.discard(ticket.pk)  # it reads and changes the row itself: the batch's object is stale now
     message = ticket_reply(ticket=ticket, author=agent, body=body, attachments=files, internal=not verified)
     message_inline_images_link(message=message, files=files)
     _remember(inbound.message_id, ticket, batch)

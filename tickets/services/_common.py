@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import Model
 from django.utils.text import slugify
 
@@ -69,10 +70,69 @@ class Deferred:
 
     The audit events of each ticket are kept here instead of an INSERT per ticket, and written with one
     ``bulk_create`` when the caller is done (e-mail in: only the events of the messages whose savepoint
-    committed); ``memo`` holds the reads the tickets share (the active SLA policies), read at most once."""
+    committed); ``memo`` holds the reads the tickets share (the active SLA policies), read at most once.
+
+    On PostgreSQL the new tickets and messages wait here too (``insert``): each takes its id from its
+    table's sequence at once, a batch's ids with one statement, so attachments, copies, events and the
+    stored e-mail can name it, and the caller writes the rows with one INSERT a table (``rows_insert``).
+    The foreign keys are checked at commit (Django makes them ``DEFERRABLE INITIALLY DEFERRED``), so
+    the rows that name a waiting one may be written before it. A waiting row is not in the database yet:
+    nothing may read or update it before it is written (``Change.save`` leaves it to its INSERT)."""
 
     events: list[TicketEvent] = field(default_factory=list)
     memo: dict[str, Any] = field(default_factory=dict)
+    inserts: list[Model] = field(default_factory=list)
+    updates: dict[int, tuple[Ticket, set[str]]] = field(default_factory=dict)  # held tickets' changed fields
+    hold_rows: bool = True  # False: ``insert`` and ``update`` write at once (a batch writing one at a time)
+
+    def insert(self, row: Model) -> None:
+        """A new row: saved now off PostgreSQL, else given its id and kept for ``rows_insert``."""
+        if not self.hold_rows or connection.vendor != "postgresql":
+            row.save()
+            return
+        row.pk = _next_id(type(row), self.memo)
+        self.inserts.append(row)
+
+    def update(self, ticket: Ticket, fields: set[str]) -> None:
+        """A change to a ticket the caller holds (locked, its object current): saved now off PostgreSQL,
+        else its fields kept for the caller's one UPDATE of all (``rows_update``)."""
+        if not self.hold_rows or connection.vendor != "postgresql":
+            ticket.save(update_fields=sorted(fields))
+            return
+        _, before = self.updates.get(ticket.pk, (ticket, set()))
+        self.updates[ticket.pk] = (ticket, before | fields)
+
+
+def waiting(row: Model) -> bool:
+    """Whether a row has its id but is not in the database yet (``Deferred.insert``)."""
+    return row.pk is not None and row._state.adding
+
+
+def _next_id(model: type[Model], memo: dict[str, Any]) -> int:
+    """The next id of a table, from a pool the batch fills with one ``nextval`` statement: as many as
+    ``memo["expected:<app.model>"]`` says it will insert, then ten at a time. An id it does not use is
+    a gap, like a rolled-back insert's."""
+    label = model._meta.label_lower
+    pool: list[int] = memo.setdefault(f"ids:{label}", [])
+    if not pool:
+        wanted = max(1, memo.pop(f"expected:{label}", 10))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [model._meta.db_table, model._meta.pk.column, wanted],
+            )
+            pool += sorted(int(row[0]) for row in cursor.fetchall())
+    return pool.pop(0)
+
+
+def rows_insert(rows: list[Model]) -> None:
+    """Write waiting rows, one INSERT a model, in the order their models first came (tickets before
+    their messages)."""
+    by_model: dict[type[Model], list[Model]] = {}
+    for row in rows:
+        by_model.setdefault(type(row), []).append(row)
+    for model, group in by_model.items():
+        model._default_manager.bulk_create(group)
 
 
 @dataclass
@@ -85,6 +145,7 @@ class Change:
     fields: set[str] = field(default_factory=set)
     events: list[TicketEvent] = field(default_factory=list)
     deferred: Deferred | None = None  # set: the events go there, for the caller to write with others
+    held: bool = False  # with ``deferred``: the caller holds the ticket (locked, current) and writes it too
 
     def write_events(self) -> None:
         if self.deferred is not None:
@@ -129,7 +190,13 @@ class Change:
         if self.dirty:
             self.ticket.version += 1
             self.ticket.updated_at = self.now
-            self.ticket.save(update_fields=sorted({*self.fields, "version", "updated_at"}))
+            fields = {*self.fields, "version", "updated_at"}
+            if waiting(self.ticket):
+                pass  # its INSERT takes its fields as they are then
+            elif self.held and self.deferred is not None:
+                self.deferred.update(self.ticket, fields)
+            else:
+                self.ticket.save(update_fields=sorted(fields))
             self.write_events()
             self.fields.clear()
         return self.ticket

@@ -47,6 +47,7 @@ from tickets.services._common import (
     lock_ticket,
     set_priority,
     tags_named,
+    waiting,
 )
 from tickets.services.attachments import attachments_store, attachments_validate
 from tickets.services.notifications import message_notify, ticket_notify_solved
@@ -310,7 +311,7 @@ def _add_message(
     channel: str,
     files: Sequence[Any],
 ) -> Message:
-    message = Message.objects.create(
+    message = Message(
         ticket=change.ticket,
         author_user=author_user,
         author_customer=author_customer,
@@ -322,6 +323,10 @@ def _add_message(
         created_at=change.now,
         sentiment=None if by_agent else sentiment_score(body),
     )
+    if change.deferred is not None:
+        change.deferred.insert(message)
+    else:
+        message.save()
     if files:
         attachments_store(message=message, files=files)
     kind = (
@@ -511,7 +516,10 @@ def ticket_insert(
     if not by_agent:
         ticket.last_customer_message_at = now
     sla.sla_start(change, first_reply=not by_agent)
-    ticket.save()
+    if deferred is not None:
+        deferred.insert(ticket)
+    else:
+        ticket.save()
     change.fields.clear()
     change.record(
         TicketEvent.Kind.CREATED,
@@ -539,7 +547,7 @@ def ticket_insert(
     if initial:
         _set_status(change, initial)
     change.write_events()
-    if change.fields:
+    if change.fields and not waiting(ticket):
         ticket.save(update_fields=sorted(change.fields))
     if by_agent and not internal:
         message_notify(ticket=ticket, message=message, solved=ticket.status == Status.SOLVED)

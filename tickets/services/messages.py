@@ -142,15 +142,21 @@ def ticket_customer_reply_insert(
     expected_version: int | None = None,
     automated: bool = False,
     deferred: Deferred | None = None,
+    locked: bool = False,
 ) -> Message:
     """``ticket_customer_reply`` in the caller's transaction (no savepoint of its own: a caller that catches
     its errors makes one). With ``deferred`` (e-mail in's batch) the audit events are left there for the
-    caller to write with the others' (``ticket_insert``): 3 statements a reply instead of 6."""
+    caller to write with the others' (``ticket_insert``): 3 statements a reply instead of 6.
+
+    ``locked``: the caller holds the ticket's row lock and ``ticket`` is the row as it is now (a batch that
+    read its tickets ``FOR UPDATE``), so it is not read again, and with ``deferred`` its UPDATE is left to
+    the caller too (``Deferred.update``); this changes that object, so a caller that undoes the reply (a
+    savepoint) must drop it."""
     customer = customer or ticket.requester
     body = _check_body(body, attachments)
-    locked = lock_ticket(ticket, expected_version=expected_version)
-    if locked.merged_into_id is not None:
-        target = Ticket.objects.get(pk=locked.merged_into_id)
+    current = ticket if locked and expected_version is None else lock_ticket(ticket, expected_version=expected_version)
+    if current.merged_into_id is not None:
+        target = Ticket.objects.get(pk=current.merged_into_id)
         # a reply follows the merge only onto a ticket its author may see; merged into another customer's
         # ticket, it opens a follow-up of the (closed) source instead of landing in front of that customer
         if not target.is_closed and ticket_may(ticket=target, customer=customer, action=Action.REPLY):
@@ -158,25 +164,25 @@ def ticket_customer_reply_insert(
                 ticket=target, body=body, customer=customer, attachments=attachments, channel=channel,
                 automated=automated, deferred=deferred,
             )  # fmt: skip
-    if not ticket_may(ticket=locked, customer=customer, action=Action.REPLY):
+    if not ticket_may(ticket=current, customer=customer, action=Action.REPLY):
         raise ApplicationError("Only the requester and the people in copy can reply to this ticket.")
-    if locked.is_closed and automated:
+    if current.is_closed and automated:
         raise ApplicationError("A closed ticket takes no automatic replies.")
-    if locked.is_closed:
+    if current.is_closed:
         _, first = ticket_insert(
             requester=customer,
-            subject=locked.subject,
+            subject=current.subject,
             body=body,
-            queue=locked.queue if locked.queue.is_active else None,
+            queue=current.queue if current.queue.is_active else None,
             channel=channel,
-            kind=locked.kind if locked.kind != Kind.PROACTIVE else Kind.QUESTION,
-            priority=locked.priority,
+            kind=current.kind if current.kind != Kind.PROACTIVE else Kind.QUESTION,
+            priority=current.priority,
             attachments=attachments,
-            follow_up_of=locked,
+            follow_up_of=current,
             deferred=deferred,
         )
         return first
-    change = Change(ticket=locked, actor=customer.user, now=timezone.now(), deferred=deferred)
+    change = Change(ticket=current, actor=customer.user, now=timezone.now(), deferred=deferred, held=locked)
     message = _add_message(
         change,
         body=body,
@@ -188,7 +194,7 @@ def ticket_customer_reply_insert(
         files=attachments,
     )
     if not automated:
-        if locked.status in (Status.PENDING, Status.ON_HOLD, Status.SOLVED):
+        if current.status in (Status.PENDING, Status.ON_HOLD, Status.SOLVED):
             _set_status(change, Status.OPEN)
         sla.sla_customer_replied(change)
     change.save()

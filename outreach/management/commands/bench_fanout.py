@@ -32,13 +32,9 @@ Message-IDs at the sink (a re-sent notice carries its original Message-ID).
 import collections
 import io
 import logging
-import os
 import re
 import shlex
-import signal
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -49,6 +45,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import OperationalError, connection, transaction
 from django.db.models import Count
 
+from core.bench import CeleryProcesses
 from customers.models import Customer, Delivery, Organization, Product
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
@@ -72,50 +69,6 @@ class _Sink:
     def duplicates(self) -> int:
         with self.lock:
             return self.count - len(self.ids)
-
-
-class _Processes:
-    """The worker and beat this command starts for a fault run (beat apart, as in production)."""
-
-    def __init__(self, *, smtp_port: int, concurrency: int) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
-        self.env = {**os.environ, "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}", "HELPDESK_VAR_DIR": str(self.dir)}
-        self.concurrency = concurrency
-        self.worker: subprocess.Popen[bytes] | None = None
-        self.beat: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
-        self.starts += 1
-        log = (self.dir / f"{args[0]}-{self.starts}.log").open("ab")
-        return subprocess.Popen(  # noqa: S603  (our interpreter, fixed arguments)
-            [sys.executable, "-m", "celery", "-A", "config", *args, "--loglevel", "WARNING"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-
-    def start_worker(self) -> None:
-        self.worker = self._spawn(
-            "worker", "--queues", "transactional,default,bulk", "--concurrency", str(self.concurrency),
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "--hostname", f"bench-{self.starts}@%h",
-        )  # fmt: skip
-
-    def start(self) -> None:
-        self.start_worker()
-        self.beat = self._spawn("beat", "--schedule", str(self.dir / "celerybeat-schedule"))
-
-    def kill_worker(self) -> None:
-        if self.worker and self.worker.poll() is None:
-            os.killpg(self.worker.pid, signal.SIGKILL)
-            self.worker.wait(timeout=10)
-
-    def stop(self) -> None:
-        for process in (self.worker, self.beat):
-            if process and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
 
 
 class Command(BaseCommand):
@@ -150,7 +103,9 @@ class Command(BaseCommand):
         controller.start()
         processes = None
         if options["spawn"] or fault != "none":
-            processes = _Processes(smtp_port=options["smtp_port"], concurrency=options["concurrency"])
+            processes = CeleryProcesses(
+                env={"EMAIL_URL": f"smtp://127.0.0.1:{options['smtp_port']}"}, concurrency=options["concurrency"]
+            )
             processes.start()
             time.sleep(5)  # the worker connects and consumes before the clock starts
         try:
@@ -169,7 +124,7 @@ class Command(BaseCommand):
                 time.sleep(0.5)
         raise CommandError("the database did not come back within a minute")
 
-    def _run(self, n: int, product: Product, sink: _Sink, processes: _Processes | None, options: Any) -> None:
+    def _run(self, n: int, product: Product, sink: _Sink, processes: CeleryProcesses | None, options: Any) -> None:
         from outreach.services import incident_declare  # noqa: PLC0415
 
         fault = options["fault"]

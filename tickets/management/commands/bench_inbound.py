@@ -5,13 +5,17 @@
     ... --source imap --imap-port 10143 --imap-user support@example.com --imap-password secret
 
 A writer drops a realistic mix (new requests, quoted replies to tickets we answered, HTML-only mail,
-attachments, out-of-office replies, bounces) at ``--rate`` messages a second while this process polls
-every ``--poll-interval`` seconds and processes what it stored, as a worker with beat would (tasks run
-inline: one process does everything). Reported: messages per second processed (store + parse + route +
-write), the same for routing alone (the processing tasks' time), the median and p95 time one message
-takes (its task's time over the messages it took: a batch's cost is shared by its messages), and the
-median and p95 time from a message landing in the mailbox to its ticket being visible (target: p95
-within the poll interval plus 5 s).
+attachments, out-of-office replies, RFC 3464 bounces of e-mails we sent) at ``--rate`` messages a second
+while this process polls every ``--poll-interval`` seconds and processes what it stored, as a worker with
+beat would (tasks run inline: one process does everything). Reported: messages per second processed
+(store + parse + route + write), the same for routing alone (the processing tasks' time), the median and
+p95 time one message takes (its task's time over the messages it took: a batch's cost is shared by its
+messages), and the median and p95 time from a message landing in the mailbox to its ticket being visible
+(target: p95 within the poll interval plus 5 s).
+
+``--worker N`` routes as deployed instead: this process polls and stores (beat's task), a real worker of
+N processes (started here, against ``CELERY_BROKER_URL``) routes what it stores, and the report gives the
+time from the first message stored to the last processed instead of the routing tasks' own time.
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ from typing import Any
 
 from celery import current_app as celery_app
 from celery.signals import task_postrun, task_prerun
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from customers.models import Customer
-from tickets.inbound.models import Mailbox, MailThreadId
+from core.bench import CeleryProcesses
+from customers.models import Customer, Delivery
+from tickets.inbound.models import InboundEmail, Mailbox, MailThreadId
 from tickets.inbound.sources import mailbox_poll
 from tickets.models import Queue, Ticket
 
@@ -82,18 +88,38 @@ class Command(BaseCommand):
         parser.add_argument("--imap-port", type=int, default=10143)
         parser.add_argument("--imap-user", default="support@example.com")
         parser.add_argument("--imap-password", default="secret")
+        parser.add_argument(
+            "--worker", type=int, default=0, metavar="N",
+            help="route in a real worker of N processes (as deployed) instead of inline in this one",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         if "bench" not in str(connection.settings_dict["NAME"]):
             raise CommandError("Run it against a database whose name has 'bench' (it creates thousands of tickets).")
-        celery_app.conf.task_always_eager = True  # one process: each stored message is processed at once
+        processes = None
+        if options["worker"]:  # as deployed: a worker's processes route what this process (beat's poll) stores
+            if settings.CELERY_BROKER_URL.startswith("filesystem"):
+                raise CommandError("--worker needs a broker both processes reach: set CELERY_BROKER_URL=redis://...")
+            processes = CeleryProcesses(env={}, concurrency=options["worker"], own_var_dir=False)
+            processes.start_worker()
+            processes.wait_ready()
+        else:
+            celery_app.conf.task_always_eager = True  # one process: each stored message is processed at once
+        try:
+            self._run(options)
+        finally:
+            if processes is not None:
+                processes.stop()
+
+    def _run(self, options: dict[str, Any]) -> None:
         rng = random.Random(42)
         folder = Path(tempfile.mkdtemp(prefix="bench-inbox-"))
         mailbox = self._mailbox(options, folder)
         replies_to = self._answered_tickets(mailbox.queue, 200)
         landed: dict[str, float] = {}
         kinds: dict[str, str] = {}
-        messages = [self._message(n, rng, replies_to, kinds) for n in range(options["messages"])]
+        bounced = self._sent_deliveries(replies_to)
+        messages = [self._message(n, rng, replies_to, kinds, bounced) for n in range(options["messages"])]
         writer = threading.Thread(target=self._land, args=(messages, options, folder, landed), daemon=True)
         timer = _RoutingTimer()
         task_prerun.connect(timer.prerun, weak=False)
@@ -101,11 +127,20 @@ class Command(BaseCommand):
         started = time.monotonic()
         writer.start()
         busy = 0.0
-        while writer.is_alive() or self._waiting(options, folder, mailbox):
+
+        def left() -> bool:
+            return (
+                writer.is_alive()
+                or self._waiting(options, folder, mailbox)
+                or mailbox.inbound_emails.filter(state__in=[InboundEmail.State.NEW, InboundEmail.State.FAILED]).exists()
+            )
+
+        while left():
             t0 = time.monotonic()
             mailbox_poll(mailbox)
             busy += time.monotonic() - t0
-            time.sleep(max(0.0, options["poll_interval"] - (time.monotonic() - t0)))
+            while time.monotonic() - t0 < options["poll_interval"] and left():
+                time.sleep(0.5)  # the next poll when the interval is up, or the end once all is routed
         elapsed = time.monotonic() - started
         self._report(options, mailbox, landed, busy, elapsed, timer)
         shutil.rmtree(folder, ignore_errors=True)
@@ -142,7 +177,48 @@ class Command(BaseCommand):
             pairs.append((customer.email, message_id))
         return pairs
 
-    def _message(self, n: int, rng: random.Random, replies_to: list[tuple[str, str]], kinds: dict[str, str]) -> bytes:
+    def _sent_deliveries(self, replies_to: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """(recipient, Message-ID): e-mails we sent that the mix's bounces report on (one delivery each)."""
+        from customers.services.deliveries_sending import delivery_message_id  # noqa: PLC0415
+
+        sent = []
+        for n, (email, _) in enumerate(replies_to):
+            key = f"bench-inbound:{time.time_ns()}:{n}"
+            Delivery.objects.create(
+                idempotency_key=key, customer=Customer.objects.get(email=email), recipient=email,
+                category="service", subject="Your request", body="We answered.", status=Delivery.Status.SENT,
+            )  # fmt: skip
+            sent.append((email, delivery_message_id(key)))
+        return sent
+
+    def _bounce(self, n: int, message_id: str, bounced: tuple[str, str]) -> bytes:
+        """An RFC 3464 report as Postfix writes it: text, message/delivery-status, the original's headers."""
+        recipient, original = bounced
+        return (
+            "From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\r\n"
+            "To: bench-support@helpdesk.localhost\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\n"
+            f"Message-ID: <{message_id}>\r\n"
+            "Date: Tue, 01 Dec 2026 10:00:00 +0000\r\n"
+            "Auto-Submitted: auto-replied\r\n"
+            "MIME-Version: 1.0\r\n"
+            f'Content-Type: multipart/report; report-type=delivery-status; boundary="b{n}"\r\n\r\n'
+            f"--b{n}\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+            "This is the mail system at host mx.example.net.\r\n\r\n"
+            f"<{recipient}>: host mx.client.example said: 550 5.1.1 User unknown\r\n\r\n"
+            f"--b{n}\r\nContent-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.example.net\r\nArrival-Date: Tue, 01 Dec 2026 09:59:58 +0000\r\n\r\n"
+            f"Final-Recipient: rfc822; {recipient}\r\nOriginal-Recipient: rfc822;{recipient}\r\n"
+            "Action: failed\r\nStatus: 5.1.1\r\n"
+            "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n"
+            f"--b{n}\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            f"From: support@helpdesk.localhost\r\nTo: {recipient}\r\nSubject: Your request\r\n"
+            f"Message-ID: {original}\r\n\r\n"
+            f"--b{n}--\r\n"
+        ).encode()
+
+    def _message(self, n: int, rng: random.Random, replies_to: list[tuple[str, str]], kinds: dict[str, str],
+                 bounced: list[tuple[str, str]]) -> bytes:  # fmt: skip
         kind = rng.choices([k for k, _ in MIX], weights=[w for _, w in MIX])[0]
         message = EmailMessage()
         message_id = f"bench-{n}-{rng.getrandbits(32):x}@math.example"
@@ -173,19 +249,7 @@ class Command(BaseCommand):
             message["Subject"] = "Out of office"
             message.set_content("I am away until Monday.")
         elif kind == "bounce":
-            sender = "MAILER-DAEMON@mx.example.net"
-            message["Subject"] = "Undelivered Mail Returned to Sender"
-            message.set_content("This is the mail system at host mx.example.net.")
-            message.make_mixed()
-            status = EmailMessage()
-            status.set_content(
-                "Reporting-MTA: dns; mx.example.net\n\nFinal-Recipient: rfc822; gone@client.example\n"
-                "Action: failed\nStatus: 5.1.1\n"
-            )
-            message.attach(status)
-            message.replace_header(
-                "Content-Type", message["Content-Type"].replace("multipart/mixed", "multipart/report")
-            )
+            return self._bounce(n, message_id, rng.choice(bounced))
         else:
             message["Subject"] = f"New request {n}"
             message.set_content(f"The export fails with error E{n}.\n\nBest,\nA customer")
@@ -243,19 +307,31 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{options['source']}: {len(landed)} messages landed at {options['rate']:.0f}/s, "
             f"poll every {options['poll_interval']:.0f} s; stored {len(rows)}, {states}; "
-            f"tickets now {Ticket.objects.count()}"
+            f"tickets now {Ticket.objects.count()}; "
+            f"{mailbox.inbound_emails.filter(outcome__contains='bounced').count()} bounces matched to their delivery"
         )
+        work = "stored {} in {:.1f} s of polling" if options["worker"] else "processed {} in {:.1f} s of work"
         self.stdout.write(
-            f"  processed {len(processing)} in {busy:.1f} s of work: {len(processing) / busy:.0f} messages/s; "
+            f"  {work.format(len(processing), busy)}: {len(processing) / busy:.0f} messages/s; "
             f"store-to-processed median {statistics.median(processing) * 1000:.1f} ms, "
             f"p95 {_percentile(processing, 0.95) * 1000:.1f} ms"
         )
         costs = timer.per_message
-        self.stdout.write(
-            f"  routing alone (parse + route + write): {len(costs)} in {timer.total:.1f} s, "
-            f"{len(costs) / timer.total:.0f} messages/s; per message median {statistics.median(costs) * 1000:.1f} ms, "
-            f"p95 {_percentile(costs, 0.95) * 1000:.1f} ms; storing and the source: {busy - timer.total:.1f} s"
-        )
+        if not costs:  # --worker: the routing ran in the worker's processes
+            first, last = min(r[1] for r in rows), max(r[2] for r in rows if r[2] is not None)
+            took = (last - first).total_seconds()
+            self.stdout.write(
+                f"  a worker of {options['worker']} processes routed them: {took:.1f} s from the first stored to "
+                f"the last processed ({len(processing) / took:.0f} messages/s); the polls (storing and the "
+                f"source) took {busy:.1f} s"
+            )
+        else:
+            median, p95 = statistics.median(costs) * 1000, _percentile(costs, 0.95) * 1000
+            self.stdout.write(
+                f"  routing alone (parse + route + write): {len(costs)} in {timer.total:.1f} s, "
+                f"{len(costs) / timer.total:.0f} messages/s; per message median {median:.1f} ms, p95 {p95:.1f} ms; "
+                f"storing and the source: {busy - timer.total:.1f} s"
+            )
         self.stdout.write(
             f"  landing to visible: median {statistics.median(waits):.2f} s, p95 {_percentile(waits, 0.95):.2f} s, "
             f"max {max(waits):.2f} s (target p95 <= {options['poll_interval'] + 5:.0f} s); wall {elapsed:.1f} s"
