@@ -316,6 +316,12 @@ HELPDESK = {
     # messages one transaction routes: a batch of 100 takes ~0.3 s, so the tickets it replies on are
     # locked that long at most, and its fixed cost (~10 queries) is 0.1 query a message
     "INBOUND_PROCESS_BATCH": env.int("HELPDESK_INBOUND_PROCESS_BATCH", default=100),
+    # a batch task's time (read when the worker starts). At the soft limit the message being routed fails
+    # (retried like any failure) and the batch commits the rest's work or hands it to a new task; at the hard
+    # limit the worker's process is killed, and the message it was on is routed alone next time. A batch of
+    # 100 takes ~0.3 s; 100 messages of 25 MB with attachments to store, a minute on a slow disk
+    "INBOUND_SOFT_TIME_LIMIT_SECONDS": env.int("HELPDESK_INBOUND_SOFT_TIME_LIMIT_SECONDS", default=120),
+    "INBOUND_TIME_LIMIT_SECONDS": env.int("HELPDESK_INBOUND_TIME_LIMIT_SECONDS", default=150),
     # automatic answers to one address an hour (acknowledgments, "known customers only" notices): stops loops
     "INBOUND_AUTO_REPLIES_PER_HOUR": env.int("HELPDESK_INBOUND_AUTO_REPLIES_PER_HOUR", default=5),
     "ATTACHMENT_MAX_BYTES": env.int("HELPDESK_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024),

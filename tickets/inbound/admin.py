@@ -112,7 +112,9 @@ class MailboxAdmin(CapabilityAdminMixin, admin.ModelAdmin):
 
 @admin.register(InboundEmail)
 class InboundEmailAdmin(admin.ModelAdmin):
-    list_display = ["received_at", "mailbox", "sender", "subject", "state", "outcome", "ticket", "attempts"]
+    list_display = [
+        "received_at", "mailbox", "sender", "subject", "state", "outcome", "ticket", "attempts", "interrupted",
+    ]  # fmt: skip
     list_filter = ["state", "mailbox", "via"]
     search_fields = ["sender", "subject", "=message_id"]
     list_select_related = ["mailbox", "ticket"]
@@ -122,8 +124,8 @@ class InboundEmailAdmin(admin.ModelAdmin):
     exclude = ["raw"]
     readonly_fields = [
         "mailbox", "message_id", "body_hash", "size", "via", "sender", "subject", "state", "outcome", "attempts",
-        "last_error", "next_attempt_at", "ticket", "ticket_message", "automated", "suspicious", "received_at",
-        "processed_at", "raw_source",
+        "interrupted", "started_at", "last_error", "next_attempt_at", "ticket", "ticket_message", "automated",
+        "suspicious", "received_at", "processed_at", "raw_source",
     ]  # fmt: skip
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -163,7 +163,7 @@ class InboundEmailSerializer(serializers.ModelSerializer):
         model = InboundEmail
         fields = [
             "id", "mailbox", "message_id", "via", "sender", "subject", "size", "state", "outcome", "attempts",
-            "last_error", "automated", "suspicious", "ticket", "received_at", "processed_at", "raw_url",
+            "interrupted", "last_error", "automated", "suspicious", "ticket", "received_at", "processed_at", "raw_url",
         ]  # fmt: skip
 
     def get_raw_url(self, obj: InboundEmail) -> str:

@@ -114,6 +114,14 @@ class InboundEmail(models.Model):
     state = models.CharField(max_length=12, choices=State.choices, default=State.NEW)
     outcome = models.CharField(max_length=300, blank=True, help_text="What processing did, or why it did nothing.")
     attempts = models.PositiveSmallIntegerField(default=0)
+    interrupted = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Attempts that never finished: the worker processing the message died (a crash, out of memory) "
+        "or was killed at its time limit.",
+    )
+    started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the attempt under way started (committed before it reads the message)."
+    )
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     ticket = models.ForeignKey(

@@ -18,6 +18,9 @@ mentioned, and is never shown to that ticket's requester.
 A message that fails (bad MIME no parser survives, a database error) is retried with back-off
 (``INBOUND_MAX_ATTEMPTS``), then quarantined for managers with its raw source; it never holds up the
 messages of its batch or behind it: each is routed in a savepoint of its own and retried on its own.
+A message whose processing stops the worker itself (a crash, the OOM killer, a time limit) is routed alone
+on the next attempt, so that it takes nothing else down with it, and quarantined after
+``INBOUND_MAX_ATTEMPTS`` such attempts without being read again.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -69,7 +73,7 @@ _EMAIL_MAX: int = Customer._meta.get_field("email").max_length or 254
 _PREPARSE_BYTES = 256 * 1024
 _PROCESSED_FIELDS = [
     "state", "outcome", "ticket", "ticket_message", "text", "automated", "suspicious", "processed_at", "attempts",
-    "last_error",
+    "last_error", "started_at",
 ]  # fmt: skip
 
 
@@ -183,7 +187,12 @@ def inbound_enqueue(*, inbound_ids: Sequence[int]) -> None:
 def _enqueue(inbound_ids: list[int], *, countdown: float | None = None) -> None:
     from tickets.tasks import process_inbound_emails  # noqa: PLC0415  (tasks import services)
 
-    process_inbound_emails.apply_async(args=[inbound_ids], queue="transactional", countdown=countdown)
+    # the time limits travel in the message (Celery's sender decides them), read here on every call
+    process_inbound_emails.apply_async(
+        args=[inbound_ids], queue="transactional", countdown=countdown,
+        soft_time_limit=helpdesk_setting("INBOUND_SOFT_TIME_LIMIT_SECONDS"),
+        time_limit=helpdesk_setting("INBOUND_TIME_LIMIT_SECONDS"),
+    )  # fmt: skip
 
 
 def _address_of(value: str) -> str:
@@ -208,33 +217,91 @@ def inbound_process_batch(*, inbound_ids: Sequence[int], now: dt.datetime | None
     our addresses, the tickets its messages name and the senders' agent and customer records with a
     query each, routes every message in a savepoint of its own, writes the rows back in one UPDATE, and
     plans the acknowledgments in one insert. A message that fails rolls back its savepoint only; it is
-    retried on its own (``_failed``), and the others commit. A worker killed mid-batch commits nothing:
-    the rows are still ``new`` and the task is delivered again (``acks_late``), or the sweeper requeues them.
+    retried on its own (``_failed``), and the others commit.
+
+    A message can also take its worker down (a C parser's segfault, the OOM killer, the hard time limit):
+    then the batch commits nothing, and the task is delivered again (``acks_late``) or the sweeper requeues
+    it. So that such a message takes down only itself, every attempt is recorded before it reads anything
+    (``_mark_started``, committed); a row found still marked by an attempt that never finished is a suspect,
+    counted and routed alone (``_process_suspect``) after its batch, and quarantined unparsed once
+    ``INBOUND_MAX_ATTEMPTS`` attempts did not finish. At the task's soft time limit the message being routed
+    fails as any other does, and the batch commits what is done and hands the rest to a new task.
     """
     now = now or timezone.now()
     ids = sorted(set(inbound_ids))
     size = helpdesk_setting("INBOUND_PROCESS_BATCH")
     outcomes: dict[int, str] = {}
     for start in range(0, len(ids), size):
-        outcomes |= _process_chunk(ids[start : start + size], now)
+        chunk_outcomes, timed_out = _process_chunk(ids[start : start + size], now)
+        outcomes |= chunk_outcomes
+        if timed_out:  # past the soft time limit: the chunks not started go to a new task
+            _hand_over_ids(ids[start + size :])
+            break
     return outcomes
 
 
+def _process_chunk(ids: list[int], now: dt.datetime) -> tuple[dict[int, str], bool]:
+    """The chunk's rows in one transaction; then, each in its own, those an earlier attempt started and
+    never finished. (what happened to each, whether the soft time limit stopped it)"""
+    mark = _mark_started(ids)
+    outcomes, suspects, timed_out = _process_marked(ids, mark, now)
+    for index, inbound in enumerate(suspects):
+        if timed_out:  # to a new task, still suspects (counted when they are tried)
+            _hand_over_ids([s.pk for s in suspects[index:]])
+            break
+        suspect_outcomes, timed_out = _process_suspect(inbound, now)
+        outcomes |= suspect_outcomes
+    return outcomes, timed_out
+
+
+def _mark_started(ids: list[int]) -> dt.datetime:
+    """Record, committed before the batch reads a row, that an attempt at these rows starts: one statement.
+
+    Only rows no attempt holds are marked (``started_at`` empty), and a row another worker has claimed is
+    skipped (``SKIP LOCKED``), so a duplicate of the task or a second worker marks nothing twice. The mark
+    is this call's time: the batch's claim tells its own rows from those an earlier attempt left marked."""
+    mark = timezone.now()
+    free = (
+        InboundEmail.objects.filter(
+            pk__in=ids, state__in=[InboundEmail.State.NEW, InboundEmail.State.FAILED], started_at=None
+        )
+        .order_by("pk")
+        .select_for_update(skip_locked=True)
+    )
+    with transaction.atomic():
+        InboundEmail.objects.filter(pk__in=free.values("pk")).update(started_at=mark)
+    return mark
+
+
 @transaction.atomic
-def _process_chunk(ids: list[int], now: dt.datetime) -> dict[int, str]:
+def _process_marked(ids: list[int], mark: dt.datetime,
+                    now: dt.datetime) -> tuple[dict[int, str], list[InboundEmail], bool]:  # fmt: skip
+    """Route the rows this call marked in one transaction; (outcomes, the suspects, whether it timed out).
+
+    A claimed row with another mark is a suspect: the attempt that marked it never finished (a live one
+    holds its rows' locks, and the claim skips them). One with no mark is left alone: another worker
+    finished it between our mark and our claim (a failure, whose retry is scheduled)."""
     claimed = _claim(ids)
+    # those that stopped a worker fewer times first: the innocent ones of a batch that died go before the
+    # message that killed it (which stops the worker again before the rest's turn)
+    suspects = sorted(
+        (i for i in claimed if i.started_at is not None and i.started_at != mark), key=lambda i: (i.interrupted, i.pk)
+    )
+    claimed = [i for i in claimed if i.started_at == mark]
     if not claimed:
-        return {}
+        return {}, suspects, False
     if connection.vendor != "postgresql":
-        return _route_chunk(claimed, now, hold_rows=False)
+        outcomes, timed_out = _route_chunk(claimed, now, hold_rows=False)
+        return outcomes, suspects, timed_out
     try:
         with transaction.atomic():
-            return _route_chunk(claimed, now, hold_rows=True)
+            outcomes, timed_out = _route_chunk(claimed, now, hold_rows=True)
     except DatabaseError:
         # a row the batch's INSERT refused: again, each message writing its own rows in its savepoint,
         # where a bad one fails alone (the rows are still ours: the claim's lock holds to the commit)
         log.warning("writing %s inbound e-mails' rows at once failed; one at a time", len(claimed), exc_info=True)
-        return _route_chunk(_claim(ids), now, hold_rows=False)
+        outcomes, timed_out = _route_chunk([i for i in _claim(ids) if i.started_at == mark], now, hold_rows=False)
+    return outcomes, suspects, timed_out
 
 
 def _claim(ids: list[int]) -> list[InboundEmail]:
@@ -247,11 +314,14 @@ def _claim(ids: list[int]) -> list[InboundEmail]:
     )
 
 
-def _route_chunk(claimed: list[InboundEmail], now: dt.datetime, *, hold_rows: bool) -> dict[int, str]:
+def _route_chunk(claimed: list[InboundEmail], now: dt.datetime, *,
+                 hold_rows: bool) -> tuple[dict[int, str], bool]:  # fmt: skip
+    """(what happened to each, whether the soft time limit stopped the chunk)"""
     batch = _Batch.read(claimed, hold_rows=hold_rows)
     outcomes: dict[int, str] = {}
     done: list[InboundEmail] = []
-    for inbound in claimed:
+    timed_out = False
+    for index, inbound in enumerate(claimed):
         batch.write_if_named(inbound)
         try:
             with transaction.atomic():  # a savepoint: a failure undoes this message's routing, not the others'
@@ -259,7 +329,11 @@ def _route_chunk(claimed: list[InboundEmail], now: dt.datetime, *, hold_rows: bo
         except Exception as exc:
             batch.discard()
             _failed(inbound, exc, now)
-            outcomes[inbound.pk] = f"failed: {exc}"
+            outcomes[inbound.pk] = f"failed: {_error(exc)}"
+            if isinstance(exc, SoftTimeLimitExceeded):  # the hard limit is near: commit what is done
+                _hand_over(claimed[index + 1 :])
+                timed_out = True
+                break
             continue
         batch.keep()
         done.append(inbound)
@@ -270,8 +344,54 @@ def _route_chunk(claimed: list[InboundEmail], now: dt.datetime, *, hold_rows: bo
         inbound.processed_at = processed_at
         inbound.attempts += 1
         inbound.last_error = ""
+        inbound.started_at = None
     _save_processed(done)
-    return outcomes
+    return outcomes, timed_out
+
+
+def _hand_over(rows: list[InboundEmail]) -> None:
+    """Rows the soft time limit left untried: unmarked (they were not tried) and sent to a new task."""
+    if not rows:
+        return
+    pks = [r.pk for r in rows]
+    InboundEmail.objects.filter(pk__in=pks).update(started_at=None)
+    transaction.on_commit(lambda: _enqueue(pks))
+
+
+def _hand_over_ids(ids: list[int]) -> None:
+    if ids:
+        transaction.on_commit(lambda: inbound_enqueue(inbound_ids=ids))
+
+
+def _process_suspect(inbound: InboundEmail, now: dt.datetime) -> tuple[dict[int, str], bool]:
+    """A row an earlier attempt started and never finished: count that attempt, then route the row in a
+    transaction of its own, so that if it takes the worker down again it takes nothing else with it; at
+    ``INBOUND_MAX_ATTEMPTS`` unfinished attempts, quarantine it without reading it again.
+
+    The count is one conditional update that names the mark it found, committed before the row is read: a
+    second worker that found the same suspect updates nothing and leaves it (each death is counted once)."""
+    interrupted = inbound.interrupted + 1
+    times = "once" if interrupted == 1 else f"{interrupted} times"
+    found = InboundEmail.objects.filter(
+        pk=inbound.pk, started_at=inbound.started_at, state__in=[InboundEmail.State.NEW, InboundEmail.State.FAILED]
+    )
+    error = (
+        f"processing it stopped the worker {times} (a crash, out of memory, the time limit, or an error that "
+        f"undid its whole batch): the attempt started at {inbound.started_at:%Y-%m-%d %H:%M:%S} UTC never finished"
+    )
+    if interrupted >= helpdesk_setting("INBOUND_MAX_ATTEMPTS"):
+        outcome = f"quarantined: processing it stopped the worker {times}; a manager can read and retry it"
+        if not found.update(interrupted=interrupted, started_at=None, state=InboundEmail.State.QUARANTINED,
+                            outcome=outcome, last_error=error):  # fmt: skip
+            return {}, False
+        log.error("inbound e-mail %s quarantined: %s", inbound.pk, error)
+        return {inbound.pk: outcome}, False
+    log.warning("inbound e-mail %s: %s; routing it alone", inbound.pk, error)
+    mark = timezone.now()
+    if not found.update(interrupted=interrupted, started_at=mark, last_error=error):
+        return {}, False  # another worker counted it first, and routes it
+    outcomes, _, timed_out = _process_marked([inbound.pk], mark, now)
+    return outcomes, timed_out
 
 
 def _save_processed(rows: list[InboundEmail]) -> None:
@@ -512,10 +632,17 @@ class _Batch:
                 log.exception("could not acknowledge %s", ticket)
 
 
+def _error(exc: Exception) -> str:
+    if isinstance(exc, SoftTimeLimitExceeded):  # raised with no text
+        return f"processing took longer than {helpdesk_setting('INBOUND_SOFT_TIME_LIMIT_SECONDS')} s (the time limit)"
+    return str(exc)
+
+
 def _failed(inbound: InboundEmail, exc: Exception, now: dt.datetime) -> None:
-    log.warning("inbound e-mail %s failed: %s", inbound.pk, exc, exc_info=True)
+    log.warning("inbound e-mail %s failed: %s", inbound.pk, _error(exc), exc_info=True)
     inbound.attempts += 1
-    inbound.last_error = _storable(f"{type(exc).__name__}: {exc}"[:2000])
+    inbound.started_at = None
+    inbound.last_error = _storable(f"{type(exc).__name__}: {_error(exc)}"[:2000])
     if inbound.attempts >= helpdesk_setting("INBOUND_MAX_ATTEMPTS"):
         inbound.state = InboundEmail.State.QUARANTINED
         inbound.outcome = "quarantined after repeated failures: a manager can read and retry it"
@@ -524,7 +651,7 @@ def _failed(inbound: InboundEmail, exc: Exception, now: dt.datetime) -> None:
         delay = helpdesk_setting("INBOUND_RETRY_BASE_SECONDS") * 2 ** (inbound.attempts - 1)
         inbound.next_attempt_at = now + dt.timedelta(seconds=delay)
         transaction.on_commit(lambda: _enqueue([inbound.pk], countdown=delay))
-    inbound.save(update_fields=["attempts", "last_error", "state", "outcome", "next_attempt_at"])
+    inbound.save(update_fields=["attempts", "last_error", "state", "outcome", "next_attempt_at", "started_at"])
 
 
 def inbound_retry(*, inbound: InboundEmail) -> None:
@@ -532,7 +659,7 @@ def inbound_retry(*, inbound: InboundEmail) -> None:
     if inbound.state not in (InboundEmail.State.FAILED, InboundEmail.State.QUARANTINED):
         raise ApplicationError("Only failed or quarantined messages can be retried.")
     InboundEmail.objects.filter(pk=inbound.pk).update(
-        state=InboundEmail.State.FAILED, attempts=0, next_attempt_at=timezone.now()
+        state=InboundEmail.State.FAILED, attempts=0, interrupted=0, started_at=None, next_attempt_at=timezone.now()
     )
     transaction.on_commit(lambda: _enqueue([inbound.pk]))
 
