@@ -290,25 +290,32 @@ def test_a_row_postgresql_cannot_store_as_it_is_does_not_hold_back_its_batch(mai
     assert InboundEmail.objects.get(pk=ids[0]).text == "Away until Monday"
 
 
-def test_a_reply_undone_in_its_savepoint_leaves_nothing_on_the_ticket_the_next_reply_saves(mailbox, answered,
-                                                                                           monkeypatch):  # fmt: skip
-    """The batch reads its tickets FOR UPDATE and a reply works on a copy of the batch's object: one that
-    fails after changing it (reopened, version + 1) must not hand that change to the next reply's save."""
+def _a_failing_reply_then_another(mailbox, answered, monkeypatch):
+    """Two stored replies to ``answered``: the first fails after its reply changed the ticket and wrote its
+    message, the second is fine. (the ticket's version before, the two ids)"""
     real_remember = inbound_services._remember
 
-    def remember(message_id, ticket, batch):  # fails after the reply changed its ticket and wrote its message
+    def remember(message_id, ticket, batch):
         if message_id == "poison@math.example":
             raise RuntimeError("undone")
         return real_remember(message_id, ticket, batch)
 
     monkeypatch.setattr(inbound_services, "_remember", remember)
     answered.refresh_from_db()
-    version, thread = answered.version, f"<{answered.mail_thread_ids.first()}>"
+    thread = f"<{answered.mail_thread_ids.first()}>"
     poison, fine = stored(
         mailbox,
         mail(subject="Re: poison", message_id="<poison@math.example>", headers={"In-Reply-To": thread}),
         mail(subject="Re: fine", body="Still broken.", headers={"In-Reply-To": thread}),
     )
+    return answered.version, poison, fine
+
+
+def test_a_reply_undone_in_its_savepoint_leaves_nothing_on_the_ticket_the_next_reply_saves(mailbox, answered,
+                                                                                           monkeypatch):  # fmt: skip
+    """The batch reads its tickets FOR UPDATE and a reply works on a copy of the batch's object: one that
+    fails after changing it (reopened, version + 1) must not hand that change to the next reply's save."""
+    version, poison, fine = _a_failing_reply_then_another(mailbox, answered, monkeypatch)
 
     outcomes = inbound_process_batch(inbound_ids=[poison, fine])
 
@@ -436,27 +443,15 @@ def test_a_ticket_read_in_a_savepoint_that_failed_is_read_again_before_the_next_
     of that lock, so the batch's object of the ticket may be stale by the next message (another transaction
     changed the row): the next reply reads it again instead of saving the old version over the new one."""
     monkeypatch.setattr(inbound_services, "_PREPARSE_BYTES", 0)  # every message is read in its own turn
-    real_remember, real_write_if_named = inbound_services._remember, inbound_services._Batch.write_if_named
-
-    def remember(message_id, ticket, batch):
-        if message_id == "poison@math.example":
-            raise RuntimeError("undone")
-        return real_remember(message_id, ticket, batch)
+    real_write_if_named = inbound_services._Batch.write_if_named
 
     def write_if_named(batch, inbound):  # between the two messages, someone else changes the ticket
         if inbound.pk == fine:
             Ticket.objects.filter(pk=answered.pk).update(version=F("version") + 1, priority="high")
         return real_write_if_named(batch, inbound)
 
-    monkeypatch.setattr(inbound_services, "_remember", remember)
     monkeypatch.setattr(inbound_services._Batch, "write_if_named", write_if_named)
-    answered.refresh_from_db()
-    version, thread = answered.version, f"<{answered.mail_thread_ids.first()}>"
-    poison, fine = stored(
-        mailbox,
-        mail(subject="Re: poison", message_id="<poison@math.example>", headers={"In-Reply-To": thread}),
-        mail(subject="Re: fine", body="Still broken.", headers={"In-Reply-To": thread}),
-    )
+    version, poison, fine = _a_failing_reply_then_another(mailbox, answered, monkeypatch)
 
     outcomes = inbound_process_batch(inbound_ids=[poison, fine])
 

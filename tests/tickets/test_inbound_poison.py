@@ -219,6 +219,36 @@ def test_at_the_soft_time_limit_the_message_fails_and_the_rest_of_the_batch_goes
     assert [(r.state, r.attempts, r.interrupted) for r in rows([two, three])] == [("processed", 1, 0)] * 2
 
 
+def test_at_the_soft_time_limit_in_the_batch_s_parse_that_message_fails_and_the_rest_goes_to_a_new_task(
+    mailbox, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    """Small messages are parsed with their batch, before any one is routed: a parse the limit's signal
+    interrupts is that message's failure, and the batch stops there (the hard limit is near)."""
+    settings.HELPDESK = {**settings.HELPDESK, "INBOUND_SOFT_TIME_LIMIT_SECONDS": 120}
+    real_parse = inbound_services.email_parse
+
+    def parse(raw):
+        if b"Subject: Slow" in raw:
+            raise SoftTimeLimitExceeded
+        return real_parse(raw)
+
+    monkeypatch.setattr(inbound_services, "email_parse", parse)
+    enqueued = []
+    monkeypatch.setattr(inbound_services, "_enqueue", lambda ids, countdown=None: enqueued.append(ids))
+    ids = stored(mailbox, "One", "Slow", "Two")
+    one, slow, two = ids
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcomes = inbound_process_batch(inbound_ids=ids)
+
+    assert outcomes == {slow: "failed: processing took longer than 120 s (the time limit)"}
+    assert [(r.state, r.attempts, r.started_at) for r in rows(ids)] == [
+        ("new", 0, None), ("failed", 1, None), ("new", 0, None),
+    ]  # fmt: skip
+    assert sorted(enqueued) == [[one, two], [slow]]  # the rest at once, its retry with back-off
+    assert not Ticket.objects.exists()
+
+
 def test_the_tasks_have_time_limits_and_a_poll_never_outlives_its_lock(settings):
     for task in (process_inbound_emails, process_inbound_email):
         assert (task.soft_time_limit, task.time_limit) == (

@@ -319,6 +319,12 @@ def _route_chunk(claimed: list[InboundEmail], now: dt.datetime, *,
     """(what happened to each, whether the soft time limit stopped the chunk)"""
     batch = _Batch.read(claimed, hold_rows=hold_rows)
     outcomes: dict[int, str] = {}
+    if batch.too_slow is not None:  # the hard limit is near: that message fails, the rest go to a new task
+        slow = next(i for i in claimed if i.pk == batch.too_slow)
+        exc = SoftTimeLimitExceeded()
+        _failed(slow, exc, now)
+        _hand_over([i for i in claimed if i is not slow])
+        return {slow.pk: f"failed: {_error(exc)}"}, True
     done: list[InboundEmail] = []
     timed_out = False
     for index, inbound in enumerate(claimed):
@@ -448,6 +454,7 @@ class _Batch:
     updates: dict[int, tuple[Ticket, set[str]]] = field(default_factory=dict)  # their replies' changes, unwritten
     current: set[int] = field(default_factory=set)  # tickets whose object here is the row as it is now, locked
     hold_rows: bool = True  # False: each message writes its rows itself (``Deferred.hold_rows``)
+    too_slow: int | None = None  # the message whose parse with the batch's ran into the soft time limit
 
     def __post_init__(self) -> None:
         self.pending = self._pending()
@@ -461,12 +468,18 @@ class _Batch:
         messages never sits in memory at once) and read what they need."""
         small = [i.pk for i in claimed if i.size <= _PREPARSE_BYTES]
         parsed: dict[int, ParsedEmail] = {}
+        too_slow = None
         for pk, raw in InboundEmail.objects.filter(pk__in=small).values_list("pk", "raw") if small else []:
             try:
                 parsed[pk] = email_parse(bytes(raw))
+            except SoftTimeLimitExceeded:  # this message's parse ran into the limit: ``_route_chunk`` stops
+                too_slow = pk
+                break
             except Exception:  # noqa: S112 - parsed again in the message's savepoint, where it fails it alone
                 continue
-        batch = cls(parsed, _our_addresses(), {}, {}, {}, {}, {}, {}, hold_rows=hold_rows)
+        batch = cls(parsed, _our_addresses(), {}, {}, {}, {}, {}, {}, hold_rows=hold_rows, too_slow=too_slow)
+        if too_slow is not None:
+            return batch
         batch.look_up(list(parsed.values()))
         batch.pending = batch._pending()  # the batch's own reads: no message's savepoint holds them
         mailboxes = {i.pk: i.mailbox for i in claimed}
