@@ -48,6 +48,26 @@ def poison_parse(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def enqueued(monkeypatch):
+    """The ids of the processing tasks sent (instead of sending them)."""
+    sent = []
+    monkeypatch.setattr(inbound_services, "_enqueue", lambda ids, countdown=None: sent.append(ids))
+    return sent
+
+
+def slow_acknowledgment(monkeypatch):
+    """The soft time limit's signal lands while the message with subject "Slow" is routed."""
+    real_acknowledge = inbound_services._acknowledge
+
+    def acknowledge(ticket, customer, batch):
+        if ticket.subject == "Slow":
+            raise SoftTimeLimitExceeded
+        return real_acknowledge(ticket, customer, batch)
+
+    monkeypatch.setattr(inbound_services, "_acknowledge", acknowledge)
+
+
 def stored(mailbox, *subjects):
     messages = [
         mail(subject=s, message_id=f"<{s}@math.example>", body=POISON.decode() if s == "poison" else "It fails.")
@@ -185,19 +205,10 @@ def test_a_row_another_worker_has_started_is_not_marked_again(mailbox):
 
 
 def test_at_the_soft_time_limit_the_message_fails_and_the_rest_of_the_batch_goes_to_a_new_task(
-    mailbox, monkeypatch, settings, django_capture_on_commit_callbacks
+    mailbox, monkeypatch, settings, django_capture_on_commit_callbacks, enqueued
 ):
     settings.HELPDESK = {**settings.HELPDESK, "INBOUND_SOFT_TIME_LIMIT_SECONDS": 120}
-    real_acknowledge = inbound_services._acknowledge
-
-    def acknowledge(ticket, customer, batch):  # the limit's signal lands while this message is routed
-        if ticket.subject == "Slow":
-            raise SoftTimeLimitExceeded
-        return real_acknowledge(ticket, customer, batch)
-
-    monkeypatch.setattr(inbound_services, "_acknowledge", acknowledge)
-    enqueued = []
-    monkeypatch.setattr(inbound_services, "_enqueue", lambda ids, countdown=None: enqueued.append(ids))
+    slow_acknowledgment(monkeypatch)
     ids = stored(mailbox, "One", "Slow", "Two", "Three")
     one, slow, two, three = ids
 
@@ -220,7 +231,7 @@ def test_at_the_soft_time_limit_the_message_fails_and_the_rest_of_the_batch_goes
 
 
 def test_at_the_soft_time_limit_in_the_batch_s_parse_that_message_fails_and_the_rest_goes_to_a_new_task(
-    mailbox, monkeypatch, settings, django_capture_on_commit_callbacks
+    mailbox, monkeypatch, settings, django_capture_on_commit_callbacks, enqueued
 ):
     """Small messages are parsed with their batch, before any one is routed: a parse the limit's signal
     interrupts is that message's failure, and the batch stops there (the hard limit is near)."""
@@ -233,8 +244,6 @@ def test_at_the_soft_time_limit_in_the_batch_s_parse_that_message_fails_and_the_
         return real_parse(raw)
 
     monkeypatch.setattr(inbound_services, "email_parse", parse)
-    enqueued = []
-    monkeypatch.setattr(inbound_services, "_enqueue", lambda ids, countdown=None: enqueued.append(ids))
     ids = stored(mailbox, "One", "Slow", "Two")
     one, slow, two = ids
 
@@ -259,19 +268,10 @@ def test_the_tasks_have_time_limits_and_a_poll_never_outlives_its_lock(settings)
 
 
 def test_after_the_soft_time_limit_the_chunks_and_suspects_not_reached_go_to_a_new_task(
-    mailbox, monkeypatch, settings, django_capture_on_commit_callbacks
+    mailbox, monkeypatch, settings, django_capture_on_commit_callbacks, enqueued
 ):
     settings.HELPDESK = {**settings.HELPDESK, "INBOUND_PROCESS_BATCH": 2}
-    real_acknowledge = inbound_services._acknowledge
-
-    def acknowledge(ticket, customer, batch):
-        if ticket.subject == "Slow":
-            raise SoftTimeLimitExceeded
-        return real_acknowledge(ticket, customer, batch)
-
-    monkeypatch.setattr(inbound_services, "_acknowledge", acknowledge)
-    enqueued = []
-    monkeypatch.setattr(inbound_services, "_enqueue", lambda ids, countdown=None: enqueued.append(ids))
+    slow_acknowledgment(monkeypatch)
     ids = stored(mailbox, "Slow", "Suspect", "Three", "Four")
     slow, suspect, three, four = ids
     inbound_services._mark_started([suspect])  # an attempt that never finished
