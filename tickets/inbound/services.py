@@ -450,7 +450,6 @@ class _Batch:
     events: list[TicketEvent] = field(default_factory=list)  # of the committed messages, written with the batch
     remembered: dict[str, int] = field(default_factory=dict)  # Message-IDs received: ticket, written with the batch
     inserts: list[Any] = field(default_factory=list)  # the committed messages' new tickets and messages, unwritten
-    unwritten: set[int] = field(default_factory=set)  # the ids of those tickets
     updates: dict[int, tuple[Ticket, set[str]]] = field(default_factory=dict)  # their replies' changes, unwritten
     current: set[int] = field(default_factory=set)  # tickets whose object here is the row as it is now, locked
     hold_rows: bool = True  # False: each message writes its rows itself (``Deferred.hold_rows``)
@@ -571,7 +570,6 @@ class _Batch:
             self.current.add(ticket.pk)
         self.customers |= {c.email: c for c in pending.customers}
         self.inserts += pending.deferred.inserts
-        self.unwritten |= {row.pk for row in pending.deferred.inserts if isinstance(row, Ticket)}
         for pk, (ticket, fields) in pending.deferred.updates.items():
             self.updates[pk] = (ticket, self.updates.get(pk, (ticket, set()))[1] | fields)
         self.acknowledgments += pending.acknowledge
@@ -594,18 +592,22 @@ class _Batch:
         if self.updates:
             fields = sorted(set().union(*(f for _, f in self.updates.values())))
             rows_update([ticket for ticket, _ in self.updates.values()], fields)
-        self.inserts, self.unwritten, self.updates = [], set(), {}
+        self.inserts, self.updates = [], {}
 
     def write_if_named(self, inbound: InboundEmail) -> None:
         """Write the rows so far if this message's routing will read from the database a ticket the batch
         holds unwritten (opened, or changed by a reply): an agent's reply to it (``ticket_reply`` locks
         and reads its ticket itself), or a reply to a ticket merged into it. A customer's reply works on
         the batch's object and needs none. Before the message's savepoint, which would undo the others'
-        rows with its own."""
+        rows with its own. A large message is parsed only in its turn, so nobody knows yet what it names:
+        the batch writes what it holds before it (large messages are rare)."""
+        held = {row.pk for row in self.inserts if isinstance(row, Ticket)} | set(self.updates)
+        if not held:
+            return
         parsed = self.parsed.get(inbound.pk)
-        held = self.unwritten | set(self.updates)
-        if not held or parsed is None:
-            return  # a large message is parsed in its turn: should it answer one, it fails and is retried alone
+        if parsed is None:
+            self.write_rows()
+            return
         named = [self.tickets.get(self.thread_ids.get(m, 0)) for m in parsed.thread_ids]
         if match := _SUBJECT_REFERENCE.search(parsed.subject):
             named.append(self.numbers.get(int(match.group(1))))
